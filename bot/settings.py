@@ -1,0 +1,66 @@
+"""Settings from the environment (and a `.env` file): the table in DESIGN §3, validated once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds something Dozor cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config: Path = Path("feeds.yaml")
+    redis_url: str | None = None
+    db_path: Path = Path("dozor.db")
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    http_port: int = 8080
+    allow_private_networks: bool = False
+    admins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read the DOZOR_*, REDIS_URL, TELEGRAM_* and SLACK_* variables; blanks mean unset."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        port_text = get("DOZOR_HTTP_PORT") or "8080"
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise SettingsError(f"DOZOR_HTTP_PORT={port_text!r} is not a port number (0-65535)")
+        private = (get("DOZOR_ALLOW_PRIVATE_NETWORKS") or "").lower()
+        if private not in _TRUE | _FALSE:
+            raise SettingsError(f"DOZOR_ALLOW_PRIVATE_NETWORKS={private!r}: use 1 or 0")
+        admins = frozenset((get("DOZOR_ADMINS") or "").replace(",", " ").split())
+        for admin in admins:
+            platform, _, user = admin.partition(":")
+            if platform not in ("telegram", "slack") or not user:
+                raise SettingsError(
+                    f"DOZOR_ADMINS: {admin!r} is not a user id like telegram:123 or slack:U123"
+                )
+        return cls(
+            config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
+            redis_url=get("REDIS_URL"),
+            db_path=Path(get("DOZOR_DB") or "dozor.db"),
+            telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_api_url=get("SLACK_API_URL") or "https://slack.com/api/",
+            http_port=int(port_text),
+            allow_private_networks=private in _TRUE,
+            admins=admins,
+        )

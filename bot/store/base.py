@@ -1,0 +1,100 @@
+"""The Store protocol: everything Dozor remembers, behind one interface with two implementations.
+
+`RedisStore` (production, several processes) and `SqliteStore` (embedded default, one process)
+behave the same; `tests/test_store_contract.py` runs one suite against both. Times are Unix
+seconds passed in by the caller: a store never reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.models import Alert, FeedState, OutboxEntry, Subscription, Topic
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (connection lost, database locked, disk full)."""
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreError when the store does not answer."""
+
+    # --- feed state -------------------------------------------------------------------------
+    async def feed_state(self, feed_id: str) -> FeedState:
+        """The feed's state; a fresh FeedState() for a feed never polled."""
+
+    async def feed_states(self, feed_ids: Sequence[str]) -> dict[str, FeedState]:
+        """Several feeds' states in one round trip."""
+
+    async def save_feed_state(self, feed_id: str, state: FeedState) -> None: ...
+
+    # --- seen items, outbox, digest buffer: the poll's commit ------------------------------
+    async def unseen(self, feed_id: str, keys: Sequence[str]) -> set[str]:
+        """The keys not yet seen in this feed, in one round trip (a hint: commit re-checks)."""
+
+    async def commit_poll(
+        self,
+        feed_id: str,
+        keys: Sequence[str],
+        alerts: Sequence[Alert],
+        state: FeedState,
+        *,
+        now: float,
+        keep_seconds: float,
+    ) -> list[Alert]:
+        """One atomic step: mark `keys` seen in the feed (remembered for `keep_seconds`), save
+        `state`, and enqueue each alert whose item key was not seen before this call and whose
+        `dedup_link` has not yet been enqueued for the same (to, topic, delivery).
+
+        Instant alerts go to the outbox, digest alerts to the digest buffer. Returns the
+        alerts enqueued, in the order given. Two concurrent commits of the same keys enqueue
+        each alert once.
+        """
+
+    async def purge(self, now: float) -> int:
+        """Forget seen keys and alert links past their expiry; the number forgotten."""
+
+    # --- outbox -------------------------------------------------------------------------------
+    async def claim(self, *, now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        """Up to `limit` due alerts, oldest first, hidden from other claimers for `lease`
+        seconds. An entry neither acked nor retried within its lease becomes due again."""
+
+    async def ack(self, entry_id: str) -> None:
+        """The channel accepted the alert: it leaves the outbox."""
+
+    async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
+        """Delivery failed for now: due again at `not_before`, its attempts counted."""
+
+    async def outbox_depth(self) -> int: ...
+
+    # --- digest buffer --------------------------------------------------------------------
+    async def digest_alerts(self, to: str, topic: str) -> list[Alert]:
+        """The digest alerts collected for (to, topic), oldest first."""
+
+    async def drop_digest(self, to: str, topic: str, count: int) -> None:
+        """Remove the oldest `count` digest alerts of (to, topic): those that were summarised."""
+
+    # --- topics and subscriptions ---------------------------------------------------------
+    async def save_topic(self, topic: Topic) -> None: ...
+
+    async def delete_topic(self, owner: str | None, name: str) -> bool: ...
+
+    async def topics(self) -> list[Topic]: ...
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        """Insert or replace the subscription with the same (to, topic)."""
+
+    async def delete_subscription(self, to: str, topic: str) -> bool: ...
+
+    async def subscriptions(self) -> list[Subscription]: ...
+
+    # --- coordination ---------------------------------------------------------------------
+    async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
+        """Take (or renew, for the same owner) a lock that expires after `ttl` seconds."""
+
+    async def unlock(self, name: str, owner: str) -> None:
+        """Release the lock if `owner` still holds it."""
