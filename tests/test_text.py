@@ -1,0 +1,120 @@
+"""Folding text for matching: case, accents, punctuation and scripts, the same for both sides."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.text import Word, normalise, transliterate, words
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("LUKASHENKO", "lukashenko"),
+        ("Łukaszenka", "lukaszenka"),
+        ("Weißrussland", "weissrussland"),
+        ("WEISSRUSSLAND", "weissrussland"),
+        ("ẞ", "ss"),
+        ("Ёлка", "елка"),
+        ("Йошкар-Ола", "иошкар ола"),
+        ("Ціханоўская", "ціханоуская"),
+        ("Søren Ærø", "soren aero"),
+        ("Đoković", "dokovic"),
+        ("Diyarbakır", "diyarbakir"),
+        ("Þórshöfn", "thorshofn"),
+        ("Ελλάδα ΟΔΟΣ", "ελλαδα οδοσ"),
+        ("Ｍｉｎｓｋ", "minsk"),
+        ("ﬁnal", "final"),
+        ("٢٠٢٥", "2025"),
+    ],
+)
+def test_case_accents_and_stubborn_latin_letters_fold(text: str, folded: str) -> None:
+    assert normalise(text) == folded
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zapad-2025",
+        "Zapad–2025",
+        "Zapad—2025",
+        "ZAPAD 2025",
+        "«Zapad»  2025!",
+        "Zapad_2025",
+        "Zapad\u00a02025",
+        "zapad/2025",
+    ],
+)
+def test_punctuation_dashes_and_spaces_separate_words(text: str) -> None:
+    assert normalise(text) == "zapad 2025"
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019", "\u02bc", "`"])
+def test_apostrophes_separate_words(apostrophe: str) -> None:
+    assert normalise(f"LUKASHENKO{apostrophe}S") == "lukashenko s"
+    assert normalise(f"сям{apostrophe}я") == "сям я"
+
+
+def test_invisible_characters_inside_a_word_do_not_split_it() -> None:
+    assert normalise("Luka\u00adshenko") == "lukashenko"
+    assert normalise("Мінск\u200d") == "мінск"
+
+
+def test_decomposed_and_composed_accents_read_the_same() -> None:
+    composed = unicodedata.normalize("NFC", "Białoruś Ёж café")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert normalise(decomposed) == normalise(composed) == "białorus еж cafe".replace("ł", "l")
+
+
+def test_words_keep_their_place_in_the_original_text() -> None:
+    text = "Минск обвинил CNN — после интервью с Лукашенко."
+    found = words(text)
+    assert [text[w.start : w.end] for w in found] == [
+        "Минск",
+        "обвинил",
+        "CNN",
+        "после",
+        "интервью",
+        "с",
+        "Лукашенко",
+    ]
+    assert found[0] == Word(native="минск", latin="minsk", start=0, end=5)
+    assert found[-1].latin == "lukashenko"
+
+
+@pytest.mark.parametrize(
+    ("word", "latin"),
+    [("лукашенко", "lukashenko"), ("мінск", "minsk"), ("беларусь", "belarus"), ("北京", "beijing")],
+)
+def test_transliteration_is_lower_case_ascii_letters_and_digits(word: str, latin: str) -> None:
+    assert transliterate(word) == latin
+
+
+def test_text_without_letters_or_digits_has_no_words() -> None:
+    assert words("") == []
+    assert words(" — …!? \u0301 🙂") == []
+    assert normalise("«»") == ""
+
+
+@given(st.text())
+def test_words_never_raise_and_point_into_the_text(text: str) -> None:
+    for word in words(text):
+        assert 0 <= word.start < word.end <= len(text)
+        assert word.native
+        assert not any(ch.isspace() for ch in word.native)
+        assert word.latin == "" or (word.latin.isascii() and word.latin.isalnum())
+
+
+@given(st.text())
+def test_normalise_is_idempotent(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once
+
+
+@given(st.text())
+def test_folding_is_case_insensitive(text: str) -> None:
+    assert normalise(text.upper()) == normalise(text.lower())
