@@ -33,8 +33,14 @@ class Store(Protocol):
     async def save_feed_state(self, feed_id: str, state: FeedState) -> None: ...
 
     # --- seen items, outbox, digest buffer: the poll's commit ------------------------------
-    async def unseen(self, feed_id: str, keys: Sequence[str]) -> set[str]:
-        """The keys not yet seen in this feed, in one round trip (a hint: commit re-checks)."""
+    async def unseen(
+        self, feed_id: str, keys: Sequence[str], *, now: float | None = None
+    ) -> set[str]:
+        """The keys not yet seen in this feed, in one round trip (a hint: commit re-checks).
+
+        A key past its expiry at `now` counts as unseen; without `now`, a key counts as seen
+        until `purge` forgets it.
+        """
 
     async def commit_poll(
         self,
@@ -50,9 +56,10 @@ class Store(Protocol):
         `state`, and enqueue each alert whose item key was not seen before this call and whose
         `dedup_link` has not yet been enqueued for the same (to, topic, delivery).
 
-        Instant alerts go to the outbox, digest alerts to the digest buffer. Returns the
-        alerts enqueued, in the order given. Two concurrent commits of the same keys enqueue
-        each alert once.
+        Instant alerts go to the outbox (due at `now`), digest alerts to the digest buffer.
+        Returns the alerts enqueued, in the order given. Alert ids are marked seen too. A key
+        or link seen again is remembered for `keep_seconds` from this `now`. Two concurrent
+        commits of the same keys enqueue each alert once; a commit that fails changes nothing.
         """
 
     async def purge(self, now: float) -> int:
@@ -60,14 +67,16 @@ class Store(Protocol):
 
     # --- outbox -------------------------------------------------------------------------------
     async def claim(self, *, now: float, lease: float, limit: int) -> list[OutboxEntry]:
-        """Up to `limit` due alerts, oldest first, hidden from other claimers for `lease`
-        seconds. An entry neither acked nor retried within its lease becomes due again."""
+        """Up to `limit` due alerts (due time <= now), oldest first (by due time, then
+        insertion), hidden from other claimers for `lease` seconds. An entry neither acked nor
+        retried within its lease becomes due again. `attempts` counts retries so far."""
 
     async def ack(self, entry_id: str) -> None:
-        """The channel accepted the alert: it leaves the outbox."""
+        """The channel accepted the alert: it leaves the outbox. An unknown id is a no-op."""
 
     async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
-        """Delivery failed for now: due again at `not_before`, its attempts counted."""
+        """Delivery failed for now: due again at `not_before`, its attempts counted and the
+        error kept. An entry already acked stays gone."""
 
     async def outbox_depth(self) -> int: ...
 

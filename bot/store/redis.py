@@ -1,0 +1,398 @@
+"""The production store: Redis, shared by several `dozor run` processes.
+
+Everything that must be atomic (a poll's commit, claiming from the outbox, retries, locks) is
+one Lua script, so it is also one round trip. Key names live in `keys.py`; JSON in `codec.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.models import Alert, FeedState, OutboxEntry, Subscription, Topic
+from bot.store import codec
+from bot.store.base import StoreError
+from bot.store.keys import DEFAULT_PREFIX, Keys
+
+_CHUNK = 500  # members a command, so no Lua `unpack` or reply grows without bound
+
+# KEYS: seen, feed_state, outbox_due, outbox_data, outbox_seq, seen_index, links_index,
+#       then the link and digest keys the alerts name by index.
+# ARGV: now, expires, state_json, key_count, keys..., then 5 a alert:
+#       item_key, link_key_index, link, digest_key_index (0: outbox), payload.
+# Alerts are judged against the seen set as it was before this call; keys are marked after.
+_COMMIT = """
+local now, expires = tonumber(ARGV[1]), ARGV[2]
+local key_count = tonumber(ARGV[4])
+local first = 5 + key_count
+local enqueued = {}
+for i = first, #ARGV, 5 do
+  local seen = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not (seen and tonumber(seen) > now) then
+    local links, link = KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2]
+    local linked = redis.call('ZSCORE', links, link)
+    if not (linked and tonumber(linked) > now) then
+      redis.call('ZADD', links, expires, link)
+      redis.call('SADD', KEYS[7], links)
+      local target = tonumber(ARGV[i + 3])
+      if target == 0 then
+        local id = string.format('%016d', redis.call('INCR', KEYS[5]))
+        redis.call('ZADD', KEYS[3], ARGV[1], id)
+        redis.call('HSET', KEYS[4], id, ARGV[i + 4])
+      else
+        redis.call('RPUSH', KEYS[target], ARGV[i + 4])
+      end
+      enqueued[#enqueued + 1] = (i - first) / 5
+    end
+  end
+end
+for j = 5, 4 + key_count, 500 do
+  local batch = {}
+  for k = j, math.min(j + 499, 4 + key_count) do
+    batch[#batch + 1] = expires
+    batch[#batch + 1] = ARGV[k]
+  end
+  redis.call('ZADD', KEYS[1], unpack(batch))
+end
+if key_count > 0 then redis.call('SADD', KEYS[6], KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[3])
+return enqueued
+"""
+
+# KEYS: due, data, attempts. ARGV: now, hidden_until, limit. Returns id, payload, attempts...
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local out = {}
+for _, id in ipairs(ids) do
+  local payload = redis.call('HGET', KEYS[2], id)
+  if payload then
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    out[#out + 1] = id
+    out[#out + 1] = payload
+    out[#out + 1] = redis.call('HGET', KEYS[3], id) or '0'
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"""
+
+# KEYS: due, data, attempts, errors. ARGV: id, not_before, error. An acked entry stays gone.
+_RETRY = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+return 1
+"""
+
+# KEYS: index, then sorted sets scored by expiry. ARGV: now. Empty sets leave the index.
+_PURGE = """
+local n = 0
+for i = 2, #KEYS do
+  n = n + redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
+  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', KEYS[1], KEYS[i]) end
+end
+return n
+"""
+
+# KEYS: lock. ARGV: owner, now, expires, ttl_ms. Expiry is judged by the caller's clock; the
+# PEXPIRE only lets Redis drop a lock its holder forgot.
+_LOCK = """
+local held = redis.call('HMGET', KEYS[1], 'owner', 'expires')
+if held[1] and held[1] ~= ARGV[1] and tonumber(held[2]) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'expires', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+_UNLOCK = """
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def redact(url: str) -> str:
+    """The URL fit for a log line or an error: any password replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable Redis URL>"
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    query = parts.query
+    if "password" in query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in a few words ("Connection refused"), not a wrapped traceback."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or type(exc).__name__
+
+
+def _num(value: float) -> str:
+    """A float as Redis and Lua both read it back exactly."""
+    return repr(float(value))
+
+
+class RedisStore:
+    """`Store` on Redis. Safe for several processes; build it with `RedisStore.open`."""
+
+    def __init__(self, client: Redis, *, keys: Keys | None = None, where: str = "Redis") -> None:
+        self._redis = client
+        self._keys = keys or Keys()
+        self._where = where
+        self._commit = client.register_script(_COMMIT)
+        self._claim = client.register_script(_CLAIM)
+        self._retry = client.register_script(_RETRY)
+        self._purge = client.register_script(_PURGE)
+        self._lock = client.register_script(_LOCK)
+        self._unlock = client.register_script(_UNLOCK)
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+        """Connect and check that Redis answers; StoreError (password-free) if it does not."""
+        where = redact(url)
+        try:
+            client = Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=5,
+                socket_timeout=30,
+                # ride out a Redis restart; a script run twice loses and duplicates nothing
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            )
+        except ValueError as exc:
+            raise StoreError(f"invalid Redis URL {where}: {exc}") from None
+        store = cls(client, keys=Keys(prefix), where=where)
+        try:
+            await store.ping()
+        except StoreError:
+            await store.close()
+            raise
+        return store
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreError(f"cannot reach Redis at {self._where}: {_reason(exc)}") from exc
+        except RedisError as exc:
+            raise StoreError(f"Redis at {self._where} failed to {doing}: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def ping(self) -> None:
+        with self._errors("answer PING"):
+            await self._redis.ping()
+
+    # --- feed state -------------------------------------------------------------------------
+    async def feed_state(self, feed_id: str) -> FeedState:
+        with self._errors("read a feed state"):
+            text = await self._redis.get(self._keys.feed_state(feed_id))
+        return codec.decode_feed_state(text)
+
+    async def feed_states(self, feed_ids: Sequence[str]) -> dict[str, FeedState]:
+        if not feed_ids:
+            return {}
+        with self._errors("read feed states"):
+            texts = await self._redis.mget([self._keys.feed_state(f) for f in feed_ids])
+        return {f: codec.decode_feed_state(t) for f, t in zip(feed_ids, texts, strict=True)}
+
+    async def save_feed_state(self, feed_id: str, state: FeedState) -> None:
+        with self._errors("save a feed state"):
+            await self._redis.set(self._keys.feed_state(feed_id), codec.encode_feed_state(state))
+
+    # --- seen items and the poll's commit ---------------------------------------------------
+    async def unseen(
+        self, feed_id: str, keys: Sequence[str], *, now: float | None = None
+    ) -> set[str]:
+        if not keys:
+            return set()
+        seen = self._keys.seen(feed_id)
+        with self._errors("check seen items"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for start in range(0, len(keys), _CHUNK):
+                    pipe.zmscore(seen, list(keys[start : start + _CHUNK]))
+                replies = await pipe.execute()
+        scores = [score for reply in replies for score in reply]
+        return {
+            key
+            for key, score in zip(keys, scores, strict=True)
+            if score is None or (now is not None and float(score) <= now)
+        }
+
+    async def commit_poll(
+        self,
+        feed_id: str,
+        keys: Sequence[str],
+        alerts: Sequence[Alert],
+        state: FeedState,
+        *,
+        now: float,
+        keep_seconds: float,
+    ) -> list[Alert]:
+        k = self._keys
+        script_keys = [
+            k.seen(feed_id),
+            k.feed_state(feed_id),
+            k.outbox_due(),
+            k.outbox_data(),
+            k.outbox_seq(),
+            k.seen_index(),
+            k.links_index(),
+        ]
+        index: dict[str, int] = {}
+
+        def key_index(name: str) -> int:
+            if name not in index:
+                script_keys.append(name)
+                index[name] = len(script_keys)  # Lua counts from 1
+            return index[name]
+
+        marked = list(dict.fromkeys([*keys, *(a.id for a in alerts)]))
+        args: list[Any] = [_num(now), _num(now + keep_seconds), codec.encode_feed_state(state)]
+        args += [len(marked), *marked]
+        for alert in alerts:
+            links = key_index(k.links(alert.to, alert.topic, alert.delivery))
+            target = (
+                0 if alert.delivery == "instant" else key_index(k.digest(alert.to, alert.topic))
+            )
+            args += [alert.id, links, alert.dedup_link, target, codec.encode_alert(alert)]
+        with self._errors("commit a poll"):
+            picked = await self._commit(keys=script_keys, args=args)
+        return [alerts[int(i)] for i in picked]
+
+    async def purge(self, now: float) -> int:
+        k = self._keys
+        forgotten = 0
+        with self._errors("purge expired items"):
+            for index in (k.seen_index(), k.links_index()):
+                names = sorted(await self._redis.smembers(index))
+                for start in range(0, len(names), _CHUNK):
+                    chunk = names[start : start + _CHUNK]
+                    forgotten += int(await self._purge(keys=[index, *chunk], args=[_num(now)]))
+        return forgotten
+
+    # --- outbox -------------------------------------------------------------------------------
+    async def claim(self, *, now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        if limit <= 0:
+            return []
+        k = self._keys
+        with self._errors("claim from the outbox"):
+            flat = await self._claim(
+                keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts()],
+                args=[_num(now), _num(now + lease), limit],
+            )
+        return [
+            OutboxEntry(
+                id=flat[i], alert=codec.decode_alert(flat[i + 1]), attempts=int(flat[i + 2])
+            )
+            for i in range(0, len(flat), 3)
+        ]
+
+    async def ack(self, entry_id: str) -> None:
+        k = self._keys
+        with self._errors("ack an outbox entry"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(k.outbox_due(), entry_id)
+                pipe.hdel(k.outbox_data(), entry_id)
+                pipe.hdel(k.outbox_attempts(), entry_id)
+                pipe.hdel(k.outbox_errors(), entry_id)
+                await pipe.execute()
+
+    async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
+        k = self._keys
+        with self._errors("reschedule an outbox entry"):
+            await self._retry(
+                keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts(), k.outbox_errors()],
+                args=[entry_id, _num(not_before), error],
+            )
+
+    async def outbox_depth(self) -> int:
+        with self._errors("count the outbox"):
+            return int(await self._redis.zcard(self._keys.outbox_due()))
+
+    # --- digest buffer --------------------------------------------------------------------
+    async def digest_alerts(self, to: str, topic: str) -> list[Alert]:
+        with self._errors("read a digest buffer"):
+            texts = await self._redis.lrange(self._keys.digest(to, topic), 0, -1)
+        return [codec.decode_alert(t) for t in texts]
+
+    async def drop_digest(self, to: str, topic: str, count: int) -> None:
+        if count <= 0:
+            return
+        with self._errors("trim a digest buffer"):
+            await self._redis.ltrim(self._keys.digest(to, topic), count, -1)
+
+    # --- topics and subscriptions ---------------------------------------------------------
+    async def save_topic(self, topic: Topic) -> None:
+        with self._errors("save a topic"):
+            await self._redis.hset(
+                self._keys.topics(),
+                codec.topic_id(topic.owner, topic.name),
+                codec.encode_topic(topic),
+            )
+
+    async def delete_topic(self, owner: str | None, name: str) -> bool:
+        with self._errors("delete a topic"):
+            return bool(await self._redis.hdel(self._keys.topics(), codec.topic_id(owner, name)))
+
+    async def topics(self) -> list[Topic]:
+        with self._errors("read topics"):
+            texts = await self._redis.hvals(self._keys.topics())
+        return codec.sorted_topics(codec.decode_topic(t) for t in texts)
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        with self._errors("save a subscription"):
+            await self._redis.hset(
+                self._keys.subscriptions(),
+                codec.subscription_id(sub.to, sub.topic),
+                codec.encode_subscription(sub),
+            )
+
+    async def delete_subscription(self, to: str, topic: str) -> bool:
+        field = codec.subscription_id(to, topic)
+        with self._errors("delete a subscription"):
+            return bool(await self._redis.hdel(self._keys.subscriptions(), field))
+
+    async def subscriptions(self) -> list[Subscription]:
+        with self._errors("read subscriptions"):
+            texts = await self._redis.hvals(self._keys.subscriptions())
+        return codec.sorted_subscriptions(codec.decode_subscription(t) for t in texts)
+
+    # --- coordination ---------------------------------------------------------------------
+    async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
+        ttl_ms = max(1, math.ceil(ttl * 1000))
+        with self._errors("take a lock"):
+            took = await self._lock(
+                keys=[self._keys.lock(name)], args=[owner, _num(now), _num(now + ttl), ttl_ms]
+            )
+        return bool(took)
+
+    async def unlock(self, name: str, owner: str) -> None:
+        with self._errors("release a lock"):
+            await self._unlock(keys=[self._keys.lock(name)], args=[owner])

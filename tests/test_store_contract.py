@@ -1,0 +1,455 @@
+"""One suite, both stores: RedisStore and SqliteStore must behave the same.
+
+Time is passed in (`now=`), so expiry, leases and locks are tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.models import Alert, Delivery, FeedState, KeywordLine, Subscription, Topic
+from bot.store import Store, StoreError, open_store
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SqliteStore
+
+Opener = Callable[[], Awaitable[Store]]
+DAY = 86_400.0
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+async def opener(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
+) -> AsyncIterator[Opener]:
+    """Opens a store of one kind on the same data as often as asked; closes them all."""
+    opened: list[Store] = []
+
+    async def opener() -> Store:
+        store: Store
+        if request.param == "redis":
+            store = await RedisStore.open(redis_url)
+        else:
+            store = await SqliteStore.open(tmp_path / "dozor.db")
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(opener: Opener) -> Store:
+    return await opener()
+
+
+def alert(
+    item: str,
+    *,
+    link: str | None = None,
+    to: str = "console",
+    topic: str = "belarus",
+    delivery: Delivery = "instant",
+    feed_id: str = "feed1",
+) -> Alert:
+    return Alert(
+        topic=topic,
+        to=to,
+        feed=f"Feed {feed_id}",
+        feed_id=feed_id,
+        id=item,
+        url=f"https://example.org/{item}?utm_source=x",
+        canonical_url=f"https://example.org/{item}" if link is None else link,
+        title=f"Лукашенко: {item}",
+        summary="A summary & <not markup>",
+        published=datetime(2025, 3, 1, 12, 30, tzinfo=UTC),
+        matched=("Lukashenko", "Minsk"),
+        delivery=delivery,
+        created=1000.5,
+    )
+
+
+async def commit(
+    store: Store,
+    keys: list[str],
+    alerts: list[Alert],
+    *,
+    feed_id: str = "feed1",
+    now: float = 1000.0,
+    keep: float = 30 * DAY,
+) -> list[Alert]:
+    state = FeedState(last_poll=now, polls=1)
+    return await store.commit_poll(feed_id, keys, alerts, state, now=now, keep_seconds=keep)
+
+
+# --- feed state ----------------------------------------------------------------------------
+async def test_fresh_feed_state(store: Store) -> None:
+    assert await store.feed_state("never") == FeedState()
+    assert await store.feed_states(["a", "b"]) == {"a": FeedState(), "b": FeedState()}
+    assert await store.feed_states([]) == {}
+
+
+async def test_save_and_load_feed_state(store: Store) -> None:
+    state = FeedState(
+        etag='W/"abc"',
+        last_modified="Sat, 01 Mar 2025 12:00:00 GMT",
+        last_poll=1000.25,
+        last_success=990.0,
+        last_error="HTTP 503",
+        failures=2,
+        retry_at=1300.0,
+        items_seen=42,
+        polls=7,
+    )
+    await store.save_feed_state("f1", state)
+    assert await store.feed_state("f1") == state
+    assert await store.feed_states(["f1", "f2"]) == {"f1": state, "f2": FeedState()}
+    await store.save_feed_state("f1", FeedState(polls=8))
+    assert await store.feed_state("f1") == FeedState(polls=8)
+
+
+# --- seen, commit ----------------------------------------------------------------------------
+async def test_unseen(store: Store) -> None:
+    assert await store.unseen("feed1", []) == set()
+    assert await store.unseen("feed1", ["a", "b"]) == {"a", "b"}
+    await commit(store, ["a"], [])
+    assert await store.unseen("feed1", ["a", "b"], now=1000.0) == {"b"}
+    assert await store.unseen("feed1", ["a", "b"]) == {"b"}
+    assert await store.unseen("other", ["a"]) == {"a"}
+
+
+async def test_commit_marks_seen_enqueues_and_saves_state(store: Store) -> None:
+    alerts = [alert("a"), alert("c")]
+    assert await commit(store, ["a", "b", "c"], alerts) == alerts
+    assert await store.unseen("feed1", ["a", "b", "c", "d"], now=1000.0) == {"d"}
+    assert await store.feed_state("feed1") == FeedState(last_poll=1000.0, polls=1)
+    assert await store.outbox_depth() == 2
+    claimed = await store.claim(now=1000.0, lease=60, limit=10)
+    assert [e.alert for e in claimed] == alerts  # every field survives the trip
+    assert [e.attempts for e in claimed] == [0, 0]
+
+
+async def test_alert_ids_are_marked_seen_even_if_not_in_keys(store: Store) -> None:
+    await commit(store, [], [alert("a")])
+    assert await store.unseen("feed1", ["a"], now=1000.0) == set()
+
+
+async def test_second_commit_of_the_same_keys_enqueues_nothing(store: Store) -> None:
+    alerts = [alert("a"), alert("b", delivery="digest")]
+    assert await commit(store, ["a", "b"], alerts) == alerts
+    assert await commit(store, ["a", "b"], alerts, now=1060.0) == []
+    assert await store.outbox_depth() == 1
+    assert len(await store.digest_alerts("console", "belarus")) == 1
+
+
+async def test_same_link_in_two_feeds_alerts_once_per_subscription(store: Store) -> None:
+    link = "https://news.example/story"
+    first = [
+        alert("x1", link=link, to="telegram:1", feed_id="A"),
+        alert("x1", link=link, to="slack:C1", feed_id="A"),
+    ]
+    assert await commit(store, ["x1"], first, feed_id="A") == first
+    second = [
+        alert("y9", link=link, to="telegram:1", feed_id="B"),
+        alert("y9", link=link, to="slack:C1", feed_id="B"),
+        alert("y9", link=link, to="telegram:1", topic="minsk", feed_id="B"),
+        alert("y9", link=link, to="telegram:1", delivery="digest", feed_id="B"),
+    ]
+    assert await commit(store, ["y9"], second, feed_id="B") == second[2:]
+    claimed = await store.claim(now=2000.0, lease=60, limit=10)
+    assert sorted((e.alert.to, e.alert.topic) for e in claimed) == [
+        ("slack:C1", "belarus"),
+        ("telegram:1", "belarus"),
+        ("telegram:1", "minsk"),
+    ]
+
+
+async def test_same_link_twice_in_one_commit_alerts_once(store: Store) -> None:
+    alerts = [alert("a", link="https://x/1"), alert("b", link="https://x/1")]
+    assert await commit(store, ["a", "b"], alerts) == alerts[:1]
+
+
+async def test_without_canonical_url_the_item_key_dedups(store: Store) -> None:
+    alerts = [alert("a", link=""), alert("b", link="")]
+    assert await commit(store, ["a", "b"], alerts) == alerts
+    again = [alert("a", link="", feed_id="feed1")]
+    assert await commit(store, [], again, feed_id="other") == []
+
+
+async def test_digest_alerts_go_to_the_digest_buffer(store: Store) -> None:
+    alerts = [alert(f"d{i}", delivery="digest", to="slack:C1") for i in range(4)]
+    assert await commit(store, [a.id for a in alerts], alerts) == alerts
+    assert await store.outbox_depth() == 0
+    assert await store.digest_alerts("slack:C1", "belarus") == alerts
+    assert await store.digest_alerts("slack:C1", "other") == []
+    await store.drop_digest("slack:C1", "belarus", 0)
+    await store.drop_digest("slack:C1", "belarus", 3)
+    assert await store.digest_alerts("slack:C1", "belarus") == alerts[3:]
+    await store.drop_digest("slack:C1", "belarus", 5)
+    assert await store.digest_alerts("slack:C1", "belarus") == []
+
+
+async def test_keys_and_links_expire(store: Store) -> None:
+    assert await commit(store, ["a"], [alert("a")], now=0.0, keep=100.0)
+    assert await store.unseen("feed1", ["a"], now=99.9) == set()
+    assert await store.unseen("feed1", ["a"], now=100.0) == {"a"}
+    assert await commit(store, ["a"], [alert("a")], now=99.0, keep=100.0) == []
+    # the second commit refreshed the key: remembered until 199, the link still until 100
+    assert await store.unseen("feed1", ["a"], now=150.0) == set()
+    assert await commit(store, ["a"], [alert("a")], now=200.0, keep=100.0) == [alert("a")]
+
+
+async def test_purge_forgets_expired_keys_and_links(store: Store) -> None:
+    await commit(store, ["a", "b", "c"], [alert("a")], now=0.0, keep=10.0)
+    await commit(store, ["z"], [], feed_id="feed2", now=0.0, keep=50.0)
+    assert await store.purge(5.0) == 0
+    assert await store.purge(10.0) == 4  # three keys and one link
+    assert await store.unseen("feed1", ["a", "b", "c"]) == {"a", "b", "c"}
+    assert await store.unseen("feed2", ["z"]) == set()
+    assert await store.purge(50.0) == 1
+    assert await store.purge(50.0) == 0
+
+
+async def test_many_keys_in_one_commit(store: Store) -> None:
+    keys = [f"item-{i}" for i in range(2500)]
+    alerts = [alert(k) for k in keys[::100]]
+    assert await commit(store, keys, alerts) == alerts
+    probe = [*keys, "new-1", "new-2"]
+    assert await store.unseen("feed1", probe, now=1000.0) == {"new-1", "new-2"}
+
+
+# --- outbox ---------------------------------------------------------------------------------
+async def test_claim_order_limit_and_lease(store: Store) -> None:
+    x, y, z = alert("x"), alert("y"), alert("z")
+    await commit(store, ["x", "y"], [x, y], now=5.0)
+    await commit(store, ["z"], [z], now=3.0)
+    assert await store.claim(now=2.0, lease=30, limit=10) == []  # nothing due yet
+    first = await store.claim(now=10.0, lease=30, limit=2)
+    assert [e.alert for e in first] == [z, x]  # by due time, then insertion order
+    assert [e.alert for e in await store.claim(now=20.0, lease=30, limit=10)] == [y]
+    assert await store.claim(now=39.9, lease=30, limit=10) == []
+    again = await store.claim(now=40.0, lease=30, limit=10)  # z and x's lease ran out
+    assert [e.alert for e in again] == [x, z]  # due at the same time: insertion order
+    assert [e.alert for e in await store.claim(now=50.0, lease=30, limit=10)] == [y]
+    assert await store.claim(now=40.0, lease=30, limit=0) == []
+    assert await store.outbox_depth() == 3
+
+
+async def test_ack_removes_the_entry(store: Store) -> None:
+    await commit(store, ["a", "b"], [alert("a"), alert("b")])
+    entries = await store.claim(now=1000.0, lease=30, limit=10)
+    await store.ack(entries[0].id)
+    await store.ack(entries[0].id)
+    await store.ack("no-such-entry")
+    assert await store.outbox_depth() == 1
+    assert [e.alert.id for e in await store.claim(now=5000.0, lease=30, limit=10)] == ["b"]
+
+
+async def test_retry_reschedules_and_counts_attempts(store: Store) -> None:
+    await commit(store, ["a"], [alert("a")])
+    [entry] = await store.claim(now=1000.0, lease=30, limit=10)
+    await store.retry(entry.id, not_before=2000.0, error="HTTP 429")
+    assert await store.claim(now=1999.0, lease=30, limit=10) == []
+    [again] = await store.claim(now=2000.0, lease=30, limit=10)
+    assert (again.id, again.attempts, again.alert) == (entry.id, 1, entry.alert)
+    await store.retry(again.id, not_before=2100.0, error="timeout")
+    [third] = await store.claim(now=2100.0, lease=30, limit=10)
+    assert third.attempts == 2
+    await store.ack(third.id)
+    await store.retry(third.id, not_before=2200.0, error="late")  # acked stays gone
+    assert await store.outbox_depth() == 0
+    assert await store.claim(now=9999.0, lease=30, limit=10) == []
+
+
+# --- concurrency ----------------------------------------------------------------------------
+async def test_concurrent_commits_enqueue_once(store: Store) -> None:
+    alerts = [alert(f"a{i}") for i in range(20)]
+    keys = [a.id for a in alerts]
+    results = await asyncio.gather(commit(store, keys, alerts), commit(store, keys, alerts))
+    assert sorted(len(r) for r in results) == [0, 20]
+    assert await store.outbox_depth() == 20
+
+
+async def test_concurrent_commits_from_two_stores_enqueue_once(opener: Opener) -> None:
+    one, two = await opener(), await opener()
+    alerts = [alert(f"a{i}") for i in range(20)]
+    keys = [a.id for a in alerts]
+    results = await asyncio.gather(
+        *(commit(s, keys, alerts, now=1000.0 + i) for i, s in enumerate([one, two, one, two]))
+    )
+    assert sorted(len(r) for r in results) == [0, 0, 0, 20]
+    assert await two.outbox_depth() == 20
+
+
+async def test_concurrent_claims_never_share_an_entry(opener: Opener) -> None:
+    one, two = await opener(), await opener()
+    alerts = [alert(f"a{i}") for i in range(30)]
+    await commit(one, [a.id for a in alerts], alerts)
+    claims = await asyncio.gather(
+        *(s.claim(now=2000.0, lease=60, limit=7) for s in [one, two, one, two, one])
+    )
+    ids = [e.id for batch in claims for e in batch]
+    assert len(ids) == len(set(ids)) == 30
+
+
+# --- topics and subscriptions ---------------------------------------------------------------
+async def test_topics_round_trip(store: Store) -> None:
+    assert await store.topics() == []
+    global_topic = Topic(
+        name="belarus",
+        keywords=(KeywordLine(("Lukashenko", "Лукашэнк*")), KeywordLine(("Minsk",))),
+        exclude=(KeywordLine(("Minsky",)),),
+    )
+    private = Topic(name="belarus", keywords=(KeywordLine(("Belavia",)),), owner="telegram:1")
+    other = Topic(name="aviation", keywords=(KeywordLine(("Boeing", "Airbus")),), owner="slack:C1")
+    for topic in (private, other, global_topic):
+        await store.save_topic(topic)
+    assert await store.topics() == [global_topic, other, private]
+    changed = Topic(name="belarus", keywords=(KeywordLine(("Belarus*",)),), owner="telegram:1")
+    await store.save_topic(changed)
+    assert await store.topics() == [global_topic, other, changed]
+    assert await store.delete_topic(None, "belarus") is True
+    assert await store.delete_topic(None, "belarus") is False
+    assert await store.delete_topic("telegram:2", "belarus") is False
+    assert await store.topics() == [other, changed]
+
+
+async def test_subscriptions_round_trip(store: Store) -> None:
+    instant = Subscription(topic="belarus", to="telegram:-100123", keywords=(KeywordLine(("a",)),))
+    digest = Subscription(
+        topic="belarus",
+        to="slack:C1",
+        keywords=(KeywordLine(("Zapad 2025", "Захад-2025")), KeywordLine(("Minsk",))),
+        exclude=(KeywordLine(("Minsky", "minska")),),
+        mode="both",
+        digest="daily 09:00 Europe/Minsk",
+        created=1234.5,
+        active=False,
+    )
+    await store.save_subscription(instant)
+    await store.save_subscription(digest)
+    assert await store.subscriptions() == [digest, instant]
+    replaced = Subscription(topic="belarus", to="slack:C1", keywords=(), mode="digest")
+    await store.save_subscription(replaced)
+    assert await store.subscriptions() == [replaced, instant]
+    assert await store.delete_subscription("slack:C1", "belarus") is True
+    assert await store.delete_subscription("slack:C1", "belarus") is False
+    assert await store.subscriptions() == [instant]
+
+
+# --- locks ----------------------------------------------------------------------------------
+async def test_locks(store: Store) -> None:
+    assert await store.try_lock("poll:f1", "p1", ttl=10, now=0.0)
+    assert not await store.try_lock("poll:f1", "p2", ttl=10, now=5.0)
+    assert await store.try_lock("poll:f2", "p2", ttl=10, now=5.0)  # other locks are free
+    assert await store.try_lock("poll:f1", "p1", ttl=10, now=8.0)  # renewed until 18
+    assert not await store.try_lock("poll:f1", "p2", ttl=10, now=12.0)
+    assert await store.try_lock("poll:f1", "p2", ttl=10, now=18.0)  # expired: p2 takes it
+    assert not await store.try_lock("poll:f1", "p1", ttl=10, now=19.0)
+    await store.unlock("poll:f1", "p1")  # not the holder: nothing happens
+    assert not await store.try_lock("poll:f1", "p3", ttl=10, now=20.0)
+    await store.unlock("poll:f1", "p2")
+    assert await store.try_lock("poll:f1", "p3", ttl=10, now=20.0)
+
+
+# --- restart ------------------------------------------------------------------------------
+async def test_data_survives_a_restart(opener: Opener) -> None:
+    store = await opener()
+    topic = Topic(name="t", keywords=(KeywordLine(("x",)),), owner="telegram:1")
+    sub = Subscription(topic="t", to="telegram:1", keywords=topic.keywords, mode="digest")
+    await store.save_topic(topic)
+    await store.save_subscription(sub)
+    instant, digest = alert("a"), alert("b", delivery="digest")
+    await commit(store, ["a", "b"], [instant, digest])
+    [leased] = await store.claim(now=1000.0, lease=60, limit=10)
+    assert await store.try_lock("poll:feed1", "p1", ttl=600, now=1000.0)
+    await store.close()
+
+    store = await opener()
+    assert await store.topics() == [topic]
+    assert await store.subscriptions() == [sub]
+    assert await store.unseen("feed1", ["a", "b", "c"], now=1000.0) == {"c"}
+    assert await store.feed_state("feed1") == FeedState(last_poll=1000.0, polls=1)
+    assert await store.digest_alerts("console", "belarus") == [digest]
+    assert await store.claim(now=1010.0, lease=60, limit=10) == []  # still leased
+    [again] = await store.claim(now=1060.0, lease=60, limit=10)  # lease ran out: recovered
+    assert (again.id, again.alert) == (leased.id, instant)
+    assert not await store.try_lock("poll:feed1", "p2", ttl=600, now=1001.0)
+
+
+async def test_a_failed_commit_changes_nothing(store: Store) -> None:
+    broken = dataclasses.replace(alert("b"), published="not a datetime")  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        await commit(store, ["a", "b"], [alert("a"), broken])
+    assert await store.unseen("feed1", ["a", "b"], now=1000.0) == {"a", "b"}
+    assert await store.feed_state("feed1") == FeedState()
+    assert await store.outbox_depth() == 0
+    assert await commit(store, ["a", "b"], [alert("a")]) == [alert("a")]
+
+
+# --- opening and failing --------------------------------------------------------------------
+def dead_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_open_store_picks_redis_when_a_url_is_set(redis_url: str, tmp_path: Path) -> None:
+    store = await open_store(redis_url, str(tmp_path / "unused.db"))
+    assert isinstance(store, RedisStore)
+    await store.close()
+    store = await open_store(None, str(tmp_path / "dozor.db"))
+    assert isinstance(store, SqliteStore)
+    await store.close()
+    assert not (tmp_path / "unused.db").exists()
+
+
+async def test_unreachable_redis_is_a_clear_store_error(tmp_path: Path) -> None:
+    port = dead_port()
+    with pytest.raises(StoreError) as caught:
+        await open_store(f"redis://:s3cret@127.0.0.1:{port}/0", str(tmp_path / "x.db"))
+    message = str(caught.value)
+    assert message == f"cannot reach Redis at redis://:***@127.0.0.1:{port}/0: Connection refused"
+    assert "s3cret" not in message
+
+
+async def test_redis_lost_after_opening_is_a_store_error() -> None:
+    port = dead_port()
+    client = Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), retries=0))
+    store = RedisStore(client, where=f"redis://127.0.0.1:{port}")
+    try:
+        with pytest.raises(StoreError, match="cannot reach Redis"):
+            await commit(store, ["a"], [alert("a")])
+        with pytest.raises(StoreError, match="cannot reach Redis"):
+            await store.claim(now=0.0, lease=1, limit=1)
+    finally:
+        await store.close()
+
+
+async def test_sqlite_path_that_is_a_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="it is a directory"):
+        await open_store(None, str(tmp_path))
+
+
+async def test_sqlite_path_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    path = tmp_path / "a-file" / "dozor.db"
+    with pytest.raises(StoreError, match=f"cannot open SQLite database {path}: unable to open"):
+        await open_store(None, str(path))
+
+
+async def test_sqlite_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello " * 1000)
+    with pytest.raises(StoreError, match="file is not a database"):
+        await open_store(None, str(path))
