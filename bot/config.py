@@ -1,4 +1,4 @@
-"""feeds.yaml: the default feeds, topics and static subscriptions, validated with `file:line` errors.
+"""feeds.yaml: default feeds, topics and static subscriptions, validated with `file:line` errors.
 
 YAML is composed once into nodes (for line numbers and duplicate keys), turned into plain data,
 validated by pydantic models, then converted into the frozen values of `bot.models`.
@@ -10,11 +10,11 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.match import KeywordError, parse_keyword_line
 from bot.models import CONSOLE, Feed, KeywordLine, Subscription, Topic
@@ -61,7 +61,9 @@ class _Strict(BaseModel):
 
 def _duration(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration: write it with a unit, like 30s, 5m, 1h or 2d")
+        raise ValueError(
+            f"{value!r} is not a duration: write it with a unit, like 30s, 5m, 1h or 2d"
+        )
     try:
         return parse_duration(value)
     except TimeSpecError as exc:
@@ -106,19 +108,20 @@ class _Feed(_Strict):
         return value
 
 
-class _Topic(_Strict):
-    keywords: tuple[str, ...] = Field(min_length=1)
-    exclude: tuple[str, ...] = ()
+def _keyword_line(line: str) -> str:
+    try:
+        parse_keyword_line(line)
+    except KeywordError as exc:
+        raise ValueError(str(exc)) from None
+    return line
 
-    @field_validator("keywords", "exclude")
-    @classmethod
-    def _lines(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
-        for line in lines:
-            try:
-                parse_keyword_line(line)
-            except KeywordError as exc:
-                raise ValueError(f"{line!r}: {exc}") from None
-        return lines
+
+_KeywordText = Annotated[str, AfterValidator(_keyword_line)]
+
+
+class _Topic(_Strict):
+    keywords: tuple[_KeywordText, ...] = Field(min_length=1)
+    exclude: tuple[_KeywordText, ...] = ()
 
 
 class _Subscription(_Strict):
@@ -213,12 +216,20 @@ def _build(model: _File, root: yaml.Node, path: Path) -> Config:
     for index, spec in enumerate(model.feeds):
         line = _line_of(root, ("feeds", index))
         if spec.url in seen_urls:
-            problems.append(Problem(name, line, f"feed {spec.url} is listed twice (first on line {seen_urls[spec.url]})"))
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"feed {spec.url} is listed twice (first on line {seen_urls[spec.url]})",
+                )
+            )
             continue
         seen_urls[spec.url] = line
         interval = parse_duration(spec.interval) if spec.interval else default_interval
         if interval < 60:
-            warnings.append(Problem(name, line, f"interval under a minute ({interval:g}s) for {spec.url}"))
+            warnings.append(
+                Problem(name, line, f"interval under a minute ({interval:g}s) for {spec.url}")
+            )
         feeds.append(
             Feed(
                 url=spec.url,
@@ -227,14 +238,20 @@ def _build(model: _File, root: yaml.Node, path: Path) -> Config:
                 tags=spec.tags,
                 interval=interval,
                 backfill=model.defaults.backfill if spec.backfill is None else spec.backfill,
-                dedup_days=model.defaults.dedup_days if spec.dedup_days is None else spec.dedup_days,
+                dedup_days=model.defaults.dedup_days
+                if spec.dedup_days is None
+                else spec.dedup_days,
             )
         )
     topics: list[Topic] = []
     for topic_name, spec_topic in model.topics.items():
         if not TOPIC_NAME.match(topic_name):
             problems.append(
-                Problem(name, _line_of(root, ("topics", topic_name)), f"topic name {topic_name!r}: use letters, digits, - or _ (at most 40)")
+                Problem(
+                    name,
+                    _line_of(root, ("topics", topic_name)),
+                    f"topic name {topic_name!r}: use letters, digits, - or _ (at most 40)",
+                )
             )
             continue
         topics.append(
@@ -252,14 +269,20 @@ def _build(model: _File, root: yaml.Node, path: Path) -> Config:
         topic = by_name.get(spec_sub.topic)
         if topic is None:
             known = ", ".join(sorted(by_name)) or "none defined"
-            problems.append(Problem(name, line, f"unknown topic {spec_sub.topic!r} (topics: {known})"))
+            problems.append(
+                Problem(name, line, f"unknown topic {spec_sub.topic!r} (topics: {known})")
+            )
             continue
         if (spec_sub.to, spec_sub.topic) in seen_subs:
-            problems.append(Problem(name, line, f"{spec_sub.to} is subscribed to {spec_sub.topic} twice"))
+            problems.append(
+                Problem(name, line, f"{spec_sub.to} is subscribed to {spec_sub.topic} twice")
+            )
             continue
         seen_subs.add((spec_sub.to, spec_sub.topic))
         if spec_sub.mode == "instant" and spec_sub.digest is not None:
-            warnings.append(Problem(name, line, "digest schedule set but mode is instant: it is ignored"))
+            warnings.append(
+                Problem(name, line, "digest schedule set but mode is instant: it is ignored")
+            )
         subs.append(
             Subscription(
                 topic=topic.name,
@@ -271,9 +294,13 @@ def _build(model: _File, root: yaml.Node, path: Path) -> Config:
             )
         )
     if not feeds:
-        problems.append(Problem(name, _line_of(root, ("feeds",)), "no feeds: add at least one under feeds:"))
+        problems.append(
+            Problem(name, _line_of(root, ("feeds",)), "no feeds: add at least one under feeds:")
+        )
     if not topics:
-        problems.append(Problem(name, _line_of(root, ("topics",)), "no topics: add at least one under topics:"))
+        problems.append(
+            Problem(name, _line_of(root, ("topics",)), "no topics: add at least one under topics:")
+        )
     if problems:
         raise ConfigError(problems)
     return Config(path, tuple(feeds), tuple(topics), tuple(subs), tuple(warnings))
@@ -284,7 +311,9 @@ def _lines(lines: Sequence[str]) -> tuple[KeywordLine, ...]:
 
 
 def _message(err: Any) -> str:
-    where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+    where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(
+        ".[", "["
+    )
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check its spelling)"
@@ -308,11 +337,21 @@ def _child(node: yaml.Node, step: int | str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == step:
-                return value if not isinstance(value, yaml.ScalarNode) or value.value != "" else key
-    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                found: yaml.Node = key if _is_blank(value) else value
+                return found
+    if (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(step, int)
+        and 0 <= step < len(node.value)
+    ):
         child: yaml.Node = node.value[step]
         return child
     return None
+
+
+def _is_blank(node: yaml.Node) -> bool:
+    """An empty value (`key:` alone) points at its key's line rather than the next one."""
+    return isinstance(node, yaml.ScalarNode) and node.value == ""
 
 
 def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
@@ -322,7 +361,11 @@ def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
             line = key.start_mark.line + 1
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    yield line, f"{key.value!r} appears twice in one mapping (first on line {seen[key.value]})"
+                    yield (
+                        line,
+                        f"{key.value!r} appears twice in one mapping"
+                        f" (first on line {seen[key.value]})",
+                    )
                 seen.setdefault(key.value, line)
             yield from _duplicate_keys(value)
     elif isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,161 @@
+"""The outbox consumer: claims due alerts, hands each to its channel, acks only what was accepted.
+
+A crash between claim and ack loses nothing: the claim is a lease, and the alert becomes due
+again when it runs out. Alerts to one destination go out in order, destinations in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.models import Alert, OutboxEntry
+from bot.store.base import Store
+
+log = logging.getLogger("dozor.dispatch")
+
+UNCONFIGURED_RETRY = 300.0
+MAX_RETRY_DELAY = 900.0
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver. `permanent`: the destination is gone (blocked, deleted)."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    """Where alerts leave Dozor: console, Telegram, Slack. `send` returns once accepted."""
+
+    async def send(self, alert: Alert) -> None: ...
+
+
+def platform_of(destination: str) -> str:
+    return destination.partition(":")[0]
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> float:
+    """Exponential: 2, 4, 8 … seconds up to 15 minutes; a server's retry-after wins if longer."""
+    return max(min(2.0 ** max(attempts, 1), MAX_RETRY_DELAY), retry_after or 0.0)
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    sent: list[Alert] = field(default_factory=list)
+    retried: int = 0
+    dropped: int = 0
+    waiting: Counter[str] = field(default_factory=Counter)  # platform -> alerts with no channel
+
+    def add(self, other: DispatchReport) -> None:
+        self.sent.extend(other.sent)
+        self.retried += other.retried
+        self.dropped += other.dropped
+        self.waiting.update(other.waiting)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], float],
+        on_gone: Callable[[str, str], Awaitable[None]],
+        lease: float = 120.0,
+        batch: int = 100,
+    ) -> None:
+        self._store = store
+        self._channels = channels
+        self._clock = clock
+        self._on_gone = on_gone
+        self._lease = lease
+        self._batch = batch
+
+    async def drain(self, stop: asyncio.Event | None = None) -> DispatchReport:
+        """Deliver everything due now, batch by batch, until nothing is due (or `stop` is set:
+        the batch in hand is finished, the rest waits in the outbox)."""
+        report = DispatchReport()
+        while stop is None or not stop.is_set():
+            entries = await self._store.claim(
+                now=self._clock(), lease=self._lease, limit=self._batch
+            )
+            if not entries:
+                return report
+            report.add(await self._deliver(entries))
+        return report
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, idle: float = 1.0) -> None:
+        """Drain whenever woken (a poll queued alerts) or every `idle` seconds, until `stop`."""
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.drain(stop)
+            except Exception:
+                log.exception("dispatch round failed; retrying")
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            _, pending = await asyncio.wait(waiters, timeout=idle, return_when="FIRST_COMPLETED")
+            for waiter in pending:
+                waiter.cancel()
+
+    async def _deliver(self, entries: list[OutboxEntry]) -> DispatchReport:
+        by_destination: dict[str, list[OutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_destination[entry.alert.to].append(entry)
+        reports = await asyncio.gather(
+            *(self._deliver_in_order(es) for es in by_destination.values())
+        )
+        total = DispatchReport()
+        for part in reports:
+            total.add(part)
+        return total
+
+    async def _deliver_in_order(self, entries: list[OutboxEntry]) -> DispatchReport:
+        report = DispatchReport()
+        for index, entry in enumerate(entries):
+            platform = platform_of(entry.alert.to)
+            channel = self._channels.get(platform)
+            if channel is None:
+                for waiting in entries[index:]:
+                    await self._store.retry(
+                        waiting.id,
+                        not_before=self._clock() + UNCONFIGURED_RETRY,
+                        error=f"{platform} is not configured",
+                    )
+                report.waiting[platform] += len(entries) - index
+                return report
+            try:
+                await channel.send(entry.alert)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    await self._give_up(entry, str(exc))
+                    report.dropped += 1
+                    continue
+                delay = retry_delay(entry.attempts + 1, exc.retry_after)
+                await self._store.retry(entry.id, not_before=self._clock() + delay, error=str(exc))
+                log.warning(
+                    "delivery failed: %s; retry in %.0fs", exc, delay, extra={"to": entry.alert.to}
+                )
+                report.retried += len(entries) - index
+                for later in entries[index + 1 :]:  # keep the destination's order
+                    await self._store.retry(
+                        later.id, not_before=self._clock() + delay, error="queued"
+                    )
+                return report
+            await self._store.ack(entry.id)
+            report.sent.append(entry.alert)
+        return report
+
+    async def _give_up(self, entry: OutboxEntry, reason: str) -> None:
+        """The destination is gone for good: deactivate it, drop the alert."""
+        await self._on_gone(entry.alert.to, reason)
+        await self._store.ack(entry.id)
+        log.error("destination deactivated: %s", reason, extra={"to": entry.alert.to})

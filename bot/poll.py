@@ -1,0 +1,168 @@
+"""One poll of one feed: fetch -> parse -> seen? -> match -> outbox, in one atomic commit.
+
+The decisions (backoff, backfill, what is new) are pure functions; `Poller.poll` is the thin
+async edge that does the I/O in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+from bot.fetch import FetchError, FetchResult
+from bot.models import Alert, Feed, FeedState
+from bot.parse import ParsedFeed, parse_feed_async
+from bot.routes import Routing, decide_alerts
+from bot.store.base import Store
+
+log = logging.getLogger("dozor.poll")
+
+MAX_BACKOFF = 6 * 3600.0
+Outcome = Literal["new", "unchanged", "not_modified", "failed", "backing_off"]
+
+
+class FetchFn(Protocol):
+    async def __call__(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    feed: Feed
+    outcome: Outcome
+    items: int = 0
+    new_items: int = 0
+    alerts: tuple[Alert, ...] = ()
+    error: str | None = None
+    warning: str | None = None
+
+
+def backoff_delay(failures: int, interval: float, retry_after: float | None = None) -> float:
+    """Seconds to wait after the `failures`-th failure in a row: the interval doubled per
+    failure up to six hours, and never less than a server's Retry-After."""
+    delay: float = min(interval * 2.0 ** min(max(failures - 1, 0), 16), MAX_BACKOFF)
+    return max(delay, retry_after or 0.0)
+
+
+def after_failure(
+    state: FeedState, error: str, *, now: float, interval: float, retry_after: float | None = None
+) -> FeedState:
+    failures = state.failures + 1
+    return replace(
+        state,
+        last_poll=now,
+        last_error=error,
+        failures=failures,
+        retry_at=now + backoff_delay(failures, interval, retry_after),
+        polls=state.polls + 1,
+    )
+
+
+def after_success(
+    state: FeedState, *, now: float, result: FetchResult | None, new_items: int
+) -> FeedState:
+    """State after a good answer; `result` None means 304 Not Modified (validators unchanged)."""
+    etag, modified = state.etag, state.last_modified
+    if result is not None:
+        etag, modified = result.etag, result.last_modified
+    return replace(
+        state,
+        etag=etag,
+        last_modified=modified,
+        last_poll=now,
+        last_success=now,
+        last_error=None,
+        failures=0,
+        retry_at=None,
+        items_seen=state.items_seen + new_items,
+        polls=state.polls + 1,
+    )
+
+
+def is_backing_off(state: FeedState, now: float) -> bool:
+    return state.retry_at is not None and now < state.retry_at
+
+
+class Poller:
+    """Polls feeds: everything it needs is passed in (fetch function, store, routing, clock)."""
+
+    def __init__(
+        self,
+        *,
+        fetch: FetchFn,
+        store: Store,
+        routing: Callable[[], Awaitable[Routing]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._fetch = fetch
+        self._store = store
+        self._routing = routing
+        self._clock = clock
+
+    async def poll(self, feed: Feed, *, force: bool = False) -> PollReport:
+        """Poll once; never raises for a feed's fault (network, HTTP, XML), only for the store's."""
+        state = await self._store.feed_state(feed.id)
+        now = self._clock()
+        if not force and is_backing_off(state, now):
+            return PollReport(feed, "backing_off", error=state.last_error)
+        try:
+            result = await self._fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
+        except FetchError as exc:
+            return await self._failed(feed, state, str(exc), exc.retry_after)
+        if result.status == 304:
+            await self._store.save_feed_state(
+                feed.id, after_success(state, now=self._clock(), result=None, new_items=0)
+            )
+            log.debug("not modified", extra={"feed": feed.url})
+            return PollReport(feed, "not_modified")
+        parsed = await parse_feed_async(
+            result.body, url=result.url, content_type=result.content_type
+        )
+        if not parsed.items and parsed.warning:
+            return await self._failed(feed, state, parsed.warning, None)
+        return await self._commit(feed, state, result, parsed)
+
+    async def _commit(
+        self, feed: Feed, state: FeedState, result: FetchResult, parsed: ParsedFeed
+    ) -> PollReport:
+        keys = [item.key for item in parsed.items]
+        now = self._clock()
+        unseen = await self._store.unseen(feed.id, keys, now=now)
+        new = [item for item in parsed.items if item.key in unseen]
+        first_poll = state.last_success is None
+        alerts = decide_alerts(
+            feed,
+            new,
+            await self._routing(),
+            now=now,
+            limit_items=feed.backfill if first_poll else None,
+        )
+        new_state = after_success(state, now=now, result=result, new_items=len(new))
+        queued = await self._store.commit_poll(
+            feed.id, keys, alerts, new_state, now=now, keep_seconds=feed.dedup_days * 86400.0
+        )
+        if parsed.warning:
+            log.warning("feed recovered: %s", parsed.warning, extra={"feed": feed.url})
+        outcome: Outcome = "new" if new else "unchanged"
+        return PollReport(
+            feed, outcome, len(parsed.items), len(new), tuple(queued), warning=parsed.warning
+        )
+
+    async def _failed(
+        self, feed: Feed, state: FeedState, error: str, retry_after: float | None
+    ) -> PollReport:
+        new_state = after_failure(
+            state, error, now=self._clock(), interval=feed.interval, retry_after=retry_after
+        )
+        await self._store.save_feed_state(feed.id, new_state)
+        log.warning(
+            "poll failed: %s (failure %d, next try in %.0fs)",
+            error,
+            new_state.failures,
+            (new_state.retry_at or 0) - (new_state.last_poll or 0),
+            extra={"feed": feed.url},
+        )
+        return PollReport(feed, "failed", error=error)

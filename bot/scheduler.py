@@ -1,0 +1,119 @@
+"""APScheduler 3 jobs: one poll job per feed (interval with jitter, never overlapping itself,
+misfires coalesced) and an upkeep job. Stopping waits for the polls in flight, so nothing a poll
+fetched is half-written."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.models import Feed
+from bot.poll import Poller, PollReport
+from bot.store.base import Store
+
+log = logging.getLogger("dozor.scheduler")
+
+UPKEEP_EVERY = 3600.0
+FIRST_POLL_SPREAD = 10.0
+
+
+def jitter_for(interval: float) -> float:
+    """Spread polls of feeds with the same interval: up to a tenth of it, at most two minutes."""
+    return min(interval * 0.1, 120.0)
+
+
+class PollScheduler:
+    def __init__(
+        self,
+        *,
+        poller: Poller,
+        store: Store,
+        instance: str,
+        clock: Callable[[], float],
+        on_report: Callable[[PollReport], None],
+    ) -> None:
+        self._poller = poller
+        self._store = store
+        self._instance = instance
+        self._clock = clock
+        self._on_report = on_report
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def start(self, feeds: Sequence[Feed]) -> None:
+        """Schedule every feed; first polls are spread over a few seconds, not fired at once."""
+        now = datetime.now(UTC)
+        for feed in feeds:
+            first = now + timedelta(
+                seconds=random.uniform(0, min(FIRST_POLL_SPREAD, feed.interval))  # noqa: S311
+            )
+            self._scheduler.add_job(
+                self._poll_job,
+                IntervalTrigger(seconds=feed.interval, jitter=jitter_for(feed.interval)),
+                args=[feed],
+                id=f"poll:{feed.id}",
+                name=f"poll {feed.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(feed.interval), 1),
+                next_run_time=first,
+            )
+        self._scheduler.add_job(
+            self._upkeep,
+            IntervalTrigger(seconds=UPKEEP_EVERY, jitter=60),
+            id="upkeep",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop scheduling and wait (bounded) for polls in flight to finish their commit."""
+        self._stopping = True
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self._in_flight:
+            log.info("waiting for %d polls in flight", len(self._in_flight))
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in pending:
+                task.cancel()
+
+    async def _poll_job(self, feed: Feed) -> None:
+        if self._stopping:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            await self._poll_locked(feed)
+        finally:
+            self._in_flight.discard(task)
+
+    async def _poll_locked(self, feed: Feed) -> None:
+        """Poll if no other replica polled this feed within its interval (a lock with expiry)."""
+        lock = f"poll:{feed.id}"
+        if not await self._store.try_lock(
+            lock, self._instance, ttl=feed.interval * 0.9, now=self._clock()
+        ):
+            return
+        try:
+            report = await self._poller.poll(feed)
+        except Exception:
+            log.exception("poll crashed", extra={"feed": feed.url})
+            await self._store.unlock(lock, self._instance)
+            return
+        self._on_report(report)
+
+    async def _upkeep(self) -> None:
+        try:
+            forgotten = await self._store.purge(self._clock())
+            log.info("upkeep: forgot %d expired keys", forgotten)
+        except Exception:
+            log.exception("upkeep failed")

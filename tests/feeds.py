@@ -1,0 +1,47 @@
+"""Small feeds written by tests: RSS 2.0 with the items a test needs, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+BASE_TIME = datetime(2025, 9, 12, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    link: str
+    guid: str | None = None
+    description: str = ""
+    minutes: int = 0  # published BASE_TIME + minutes
+
+
+def rss(*entries: Entry, title: str = "Test feed") -> bytes:
+    items = []
+    for e in entries:
+        guid = f'<guid isPermaLink="false">{escape(e.guid)}</guid>' if e.guid else ""
+        when = format_datetime(BASE_TIME + timedelta(minutes=e.minutes))
+        items.append(
+            f"<item><title>{escape(e.title)}</title><link>{escape(e.link)}</link>{guid}"
+            f"<description>{escape(e.description)}</description><pubDate>{when}</pubDate></item>"
+        )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>https://news.example/</link>"
+        f"<description>test</description>{''.join(items)}</channel></rss>"
+    )
+    return body.encode("utf-8")
+
+
+MATCHING = [
+    Entry("Лукашенко провёл совещание в Минске", "https://news.example/a/1", "a1", minutes=1),
+    Entry("Lukashenko meets envoy", "https://news.example/a/2", "a2", minutes=2),
+    Entry("Białoruś zamyka granicę", "https://news.example/a/3", "a3", minutes=3),
+]
+OTHER = [
+    Entry("Weather in Lisbon", "https://news.example/b/1", "b1", minutes=4),
+    Entry("Minsky moment for markets", "https://news.example/b/2", "b2", minutes=5),
+]

@@ -1,0 +1,299 @@
+"""The pipeline end to end in one process: a real feed server, the real fetcher, parser and
+matcher, and both real stores. What a user would see is what the console channel printed."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from bot.dispatch import DeliveryError, Dispatcher
+from bot.fetch import Fetcher
+from bot.match import parse_keyword_line
+from bot.models import Alert, Feed, Subscription, Topic
+from bot.parse import parse_feed
+from bot.poll import Poller
+from bot.routes import Routing, build_routing
+from bot.store import Store, open_store
+from handlers.console import ConsoleChannel
+from tests.fakes.feed_server import FeedServer
+from tests.feeds import MATCHING, OTHER, Entry, rss
+
+BELARUS = Topic(
+    "belarus",
+    keywords=tuple(
+        parse_keyword_line(line)
+        for line in (
+            "Lukashenko | Lukashenka | Лукашэнк* | Łukaszenk*",
+            "Belarus* | Беларус* | Белорус* | Białoru*",
+            "Minsk | Минск* | Мінск*",
+        )
+    ),
+)
+
+
+class Clock:
+    def __init__(self, now: float = 1_757_664_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Rig:
+    """A poller, a dispatcher and a console that records what it printed."""
+
+    store: Store
+    poller: Poller
+    dispatcher: Dispatcher
+    out: io.StringIO
+    clock: Clock
+
+    def printed(self) -> list[dict[str, object]]:
+        lines = [json.loads(line) for line in self.out.getvalue().splitlines()]
+        self.out.seek(0)
+        self.out.truncate()
+        return lines
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def open_rig(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
+) -> AsyncIterator[Callable[..., object]]:
+    """Builds rigs on one store (Redis or SQLite); calling it again is a restart."""
+    url = redis_url if request.param == "redis" else None
+    opened: list[tuple[Store, Fetcher]] = []
+
+    async def make(
+        subs: tuple[Subscription, ...] = (),
+        channel: object | None = None,
+        allow_private: bool = True,
+    ) -> Rig:
+        store = await open_store(url, str(tmp_path / "dozor.db"))
+        fetcher = Fetcher(allow_private=allow_private, max_bytes=2_000_000)
+        opened.append((store, fetcher))
+        clock = Clock()
+        routing = build_routing([BELARUS], list(subs))
+
+        async def get_routing() -> Routing:
+            return routing
+
+        out = io.StringIO()
+        channels = {"console": channel or ConsoleChannel(as_json=True, stream=out)}
+
+        async def on_gone(to: str, reason: str) -> None:
+            for sub in subs:
+                if sub.to == to:
+                    await store.save_subscription(replace(sub, active=False))
+
+        poller = Poller(fetch=fetcher.fetch, store=store, routing=get_routing, clock=clock)
+        dispatcher = Dispatcher(store, channels, clock=clock, on_gone=on_gone)  # type: ignore[arg-type]
+        return Rig(store, poller, dispatcher, out, clock)
+
+    yield make
+    for store, fetcher in opened:
+        await fetcher.aclose()
+        await store.close()
+
+
+def feed_at(server: FeedServer, path: str, *, backfill: int = 10, name: str = "Test") -> Feed:
+    return Feed(url=server.url(path), name=name, backfill=backfill, interval=300)
+
+
+async def test_first_poll_alerts_backfill_then_only_new_items(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER))
+    rig = await open_rig()
+    feed = feed_at(feed_server, "/f.xml", backfill=2)
+    report = await rig.poller.poll(feed)
+    assert (report.outcome, report.items, report.new_items) == ("new", 5, 5)
+    await rig.dispatcher.drain()
+    printed = rig.printed()
+    # the two newest of the three matching items, nothing else
+    assert [p["title"] for p in printed] == [MATCHING[1].title, MATCHING[2].title]
+    assert all(p["topic"] == "belarus" and p["to"] == "console" for p in printed)
+
+    fresh = Entry("Лукашэнка сустрэўся з паслом", "https://news.example/a/9", "a9", minutes=9)
+    feed_server.set("/f.xml", rss(fresh, *MATCHING, *OTHER))
+    rig.clock.now += 600
+    report = await rig.poller.poll(feed)
+    assert (report.new_items, len(report.alerts)) == (1, 1)
+    await rig.dispatcher.drain()
+    (line,) = rig.printed()
+    assert line["title"] == fresh.title and line["matched"] == ["Lukashenko"]
+    assert line["url"] == "https://news.example/a/9" and line["id"] == "a9"
+
+
+async def test_backfill_zero_remembers_without_alerting(open_rig, feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()
+    report = await rig.poller.poll(feed_at(feed_server, "/f.xml", backfill=0))
+    assert report.new_items == 3 and report.alerts == ()
+    await rig.dispatcher.drain()
+    assert rig.printed() == []
+
+
+async def test_nothing_sent_twice_across_a_restart(open_rig, feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    feed = feed_at(feed_server, "/f.xml")
+    first = await open_rig()
+    await first.poller.poll(feed)
+    await first.dispatcher.drain()
+    assert len(first.printed()) == 3
+
+    # restart: a new process on the same store; the feed changed (no 304) but only by non-matches
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER))
+    second = await open_rig()
+    report = await second.poller.poll(feed)
+    assert report.outcome == "new" and report.new_items == 2
+    await second.dispatcher.drain()
+    assert second.printed() == []
+
+
+async def test_not_modified_means_no_parse_and_no_alerts(open_rig, feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()
+    feed = feed_at(feed_server, "/f.xml")
+    await rig.poller.poll(feed)
+    rig.clock.now += 600
+    report = await rig.poller.poll(feed)
+    assert report.outcome == "not_modified" and report.alerts == ()
+    assert feed_server.last_request("/f.xml").headers.get("if-none-match")
+    state = await rig.store.feed_state(feed.id)
+    assert state.polls == 2 and state.failures == 0 and state.items_seen == 3
+
+
+async def test_same_link_in_two_feeds_alerts_once_per_subscription(
+    open_rig, feed_server: FeedServer
+) -> None:
+    story = Entry("Lukashenko pardons prisoners", "https://news.example/story?utm_source=rss", "x1")
+    again = Entry("Lukashenko pardons prisoners", "https://NEWS.example/story#top", "y1")
+    feed_server.set("/one.xml", rss(story))
+    feed_server.set("/two.xml", rss(again))
+    rig = await open_rig()
+    await rig.poller.poll(feed_at(feed_server, "/one.xml", name="One"))
+    await rig.poller.poll(feed_at(feed_server, "/two.xml", name="Two"))
+    await rig.dispatcher.drain()
+    printed = rig.printed()
+    assert [p["feed"] for p in printed] == ["One"]
+
+
+async def test_broken_feed_fails_with_backoff_and_recovers(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", b"<html><body>Service Unavailable</body></html>", status=503)
+    rig = await open_rig()
+    feed = feed_at(feed_server, "/f.xml")
+    report = await rig.poller.poll(feed)
+    assert report.outcome == "failed" and "503" in (report.error or "")
+    state = await rig.store.feed_state(feed.id)
+    assert state.failures == 1 and state.retry_at == rig.clock.now + feed.interval
+
+    rig.clock.now += 60  # inside the backoff: not polled
+    assert (await rig.poller.poll(feed)).outcome == "backing_off"
+    assert feed_server.hits("/f.xml") == 1
+
+    feed_server.set("/f.xml", b"this is not a feed at all")
+    rig.clock.now += 600
+    report = await rig.poller.poll(feed)
+    assert report.outcome == "failed"
+    state = await rig.store.feed_state(feed.id)
+    assert state.failures == 2 and state.retry_at == rig.clock.now + 2 * feed.interval
+
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig.clock.now += 3600
+    report = await rig.poller.poll(feed)
+    assert report.outcome == "new" and len(report.alerts) == 3
+    state = await rig.store.feed_state(feed.id)
+    assert state.failures == 0 and state.last_error is None and state.retry_at is None
+
+
+async def test_body_over_the_cap_is_refused(open_rig, feed_server: FeedServer) -> None:
+    feed_server.huge("/huge.xml", 50_000_000)
+    rig = await open_rig()
+    report = await rig.poller.poll(feed_at(feed_server, "/huge.xml"))
+    assert report.outcome == "failed" and "MB" in (report.error or "")
+
+
+async def test_loopback_feed_refused_unless_allowed(open_rig, feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig(allow_private=False)
+    report = await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert report.outcome == "failed" and "loopback" in (report.error or "")
+    assert feed_server.hits("/f.xml") == 0
+
+
+async def test_subscribed_topic_goes_to_its_destination_not_the_console(
+    open_rig, feed_server: FeedServer
+) -> None:
+    sub = Subscription("belarus", "telegram:-100123", BELARUS.keywords)
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig(subs=(sub,))
+    report = await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert {a.to for a in report.alerts} == {"telegram:-100123"}
+    delivery = await rig.dispatcher.drain()
+    # no Telegram front end here: the alerts wait in the outbox, none lost
+    assert delivery.waiting["telegram"] == 3 and rig.printed() == []
+    assert await rig.store.outbox_depth() == 3
+
+
+class Flaky:
+    """A channel that refuses its first `failures` sends, then accepts and records."""
+
+    def __init__(self, failures: int, *, permanent: bool = False) -> None:
+        self.failures = failures
+        self.permanent = permanent
+        self.accepted: list[Alert] = []
+
+    async def send(self, alert: Alert) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise DeliveryError("busy", retry_after=5, permanent=self.permanent)
+        self.accepted.append(alert)
+
+
+async def test_alert_leaves_outbox_only_when_accepted(open_rig, feed_server: FeedServer) -> None:
+    channel = Flaky(failures=1)
+    feed_server.set("/f.xml", rss(MATCHING[0], MATCHING[1]))
+    rig = await open_rig(channel=channel)
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    report = await rig.dispatcher.drain()
+    assert report.retried == 2 and channel.accepted == []
+    assert await rig.store.outbox_depth() == 2
+    rig.clock.now += 5  # the retry-after, and no more
+    await rig.dispatcher.drain()
+    assert [a.title for a in channel.accepted] == [MATCHING[0].title, MATCHING[1].title]
+    assert await rig.store.outbox_depth() == 0
+    rig.clock.now += 3600
+    await rig.dispatcher.drain()
+    assert len(channel.accepted) == 2  # nothing sent twice
+
+
+async def test_gone_destination_is_deactivated(open_rig, feed_server: FeedServer) -> None:
+    sub = Subscription("belarus", "console", BELARUS.keywords)
+    channel = Flaky(failures=1, permanent=True)
+    feed_server.set("/f.xml", rss(MATCHING[0]))
+    rig = await open_rig(subs=(sub,), channel=channel)
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    report = await rig.dispatcher.drain()
+    assert report.dropped == 1 and await rig.store.outbox_depth() == 0
+    (stored,) = await rig.store.subscriptions()
+    assert stored.active is False
+
+
+def test_private_feed_feeds_its_owner_only() -> None:
+    from bot.routes import decide_alerts
+
+    mine = Subscription("belarus", "telegram:1", BELARUS.keywords)
+    theirs = Subscription("belarus", "telegram:2", BELARUS.keywords)
+    routing = build_routing([BELARUS], [mine, theirs])
+    parsed = parse_feed(rss(MATCHING[0]), url="https://news.example/rss")
+    feed = Feed(url="https://news.example/rss", name="Mine", owner="telegram:1")
+    alerts = decide_alerts(feed, parsed.items, routing, now=0)
+    assert [a.to for a in alerts] == ["telegram:1"]
