@@ -152,18 +152,20 @@ async def run_scan(
     emit: Callable[[dict[str, object]], None],
     progress: Progress | None = None,
 ) -> list[ScanFailure]:
-    """Fetch and parse every feed once, print what matches (or everything); touches no store."""
-    topics = list(config.topics)
-    routing = build_routing(topics, list(config.subscriptions))
+    """Fetch and parse every feed once, print what matches (or everything); touches no store.
+
+    Feeds are fetched concurrently; lines come out in the config's feed order, each feed's as
+    soon as it and the feeds before it are done."""
+    routing = build_routing(list(config.topics), list(config.subscriptions))
     failures: list[ScanFailure] = []
     async with make_fetcher(settings) as fetcher:
 
-        async def one(feed: Feed) -> None:
+        async def one(feed: Feed) -> list[dict[str, object]]:
             try:
                 result = await fetcher.fetch(feed.url)
             except FetchError as exc:
                 failures.append(ScanFailure(feed, str(exc)))
-                return
+                return []
             finally:
                 if progress:
                     progress(feed)
@@ -172,17 +174,29 @@ async def run_scan(
             )
             if not parsed.items and parsed.warning:
                 failures.append(ScanFailure(feed, parsed.warning))
-            for item in parsed.items:
-                printed: set[tuple[str, str]] = set()
-                for alert in decide_alerts(feed, [item], routing, now=time.time()):
-                    if (alert.topic, alert.to) not in printed:  # "both" mode: one line, not two
-                        printed.add((alert.topic, alert.to))
-                        emit(alert.contract())
-                if not printed and show_all:
-                    emit(unmatched_line(feed, item))
+            return scan_lines(feed, parsed.items, routing, show_all=show_all)
 
-        await asyncio.gather(*(one(feed) for feed in config.feeds))
+        tasks = [asyncio.create_task(one(feed)) for feed in config.feeds]
+        for task in tasks:
+            for line in await task:
+                emit(line)
     return failures
+
+
+def scan_lines(
+    feed: Feed, items: Sequence[Item], routing: Routing, *, show_all: bool
+) -> list[dict[str, object]]:
+    """One line per item and (topic, destination) it matched; unmatched items with --all."""
+    lines: list[dict[str, object]] = []
+    for item in items:
+        printed: set[tuple[str, str]] = set()
+        for alert in decide_alerts(feed, [item], routing, now=time.time()):
+            if (alert.topic, alert.to) not in printed:  # "both" mode: one line, not two
+                printed.add((alert.topic, alert.to))
+                lines.append(alert.contract())
+        if not printed and show_all:
+            lines.append(unmatched_line(feed, item))
+    return lines
 
 
 def unmatched_line(feed: Feed, item: Item) -> dict[str, object]:

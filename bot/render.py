@@ -50,7 +50,7 @@ def view(alert: Alert, zone: str = "UTC") -> AlertView:
     return AlertView(
         topic=alert.topic,
         title=alert.title or alert.url or "(untitled)",
-        url=alert.url,
+        url=alert.canonical_url or alert.url,  # the link without tracking parameters
         source=alert.feed,
         when=local_time(alert.published, zone),
         matched=alert.matched,

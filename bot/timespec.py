@@ -21,7 +21,9 @@ def parse_duration(text: str) -> float:
     """Seconds in a duration such as `30s`, `5m`, `1h` or `2d`."""
     found = _DURATION.match(str(text))
     if not found:
-        raise TimeSpecError(f"{text!r} is not a duration: write a number and a unit, like 30s, 5m, 1h or 2d")
+        raise TimeSpecError(
+            f"{text!r} is not a duration: write a number and a unit, like 30s, 5m, 1h or 2d"
+        )
     seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()]
     if seconds <= 0:
         raise TimeSpecError(f"{text!r}: a duration must be longer than zero")
@@ -89,5 +91,7 @@ def _zone(parts: list[str], usage: str) -> str:
     try:
         ZoneInfo(parts[0])
     except (ZoneInfoNotFoundError, ValueError):
-        raise TimeSpecError(f"{parts[0]!r} is not a time zone (an IANA name like Europe/Minsk)") from None
+        raise TimeSpecError(
+            f"{parts[0]!r} is not a time zone (an IANA name like Europe/Minsk)"
+        ) from None
     return parts[0]

@@ -1,0 +1,22 @@
+"""`make bench` / `python -m bench`: every benchmark, each printing its figures beside a baseline
+measured in the same run. Numbers, never assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import pipeline, polling
+
+
+def main(argv: list[str]) -> int:
+    which = set(argv) or {"pipeline", "polling"}
+    if "pipeline" in which:
+        pipeline.main()
+    if "polling" in which:
+        asyncio.run(polling.main())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

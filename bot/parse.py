@@ -1,0 +1,464 @@
+"""Fetched feed bytes to Items: plain text, absolute URLs, stable keys, UTC times.
+
+RSS 0.9x/1.0/2.0 and Atom go through feedparser, JSON Feed through `json`. Hostile or broken
+input never raises: a broken feed yields what can be recovered and one warning line, and a body
+that is no feed yields no items and says what it looks like. feedparser only ever sees an
+in-memory stream (a str or bytes argument that looks like a path or URL is opened or fetched),
+and never a DOCTYPE with an internal subset: its loose parser expands the entities declared
+there without limit (a 300 KB "quadratic blowup" took 7 GB), so that subset is cut out first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import functools
+import hashlib
+import io
+import json
+import re
+import xml.sax
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+
+from bot.html_text import fold_whitespace, html_to_text, looks_like_markup
+from bot.models import Item
+from bot.urls import absolute_http_url, canonical_url
+
+MAX_KEY_LENGTH = 200  # longer GUIDs and links are hashed, so store keys stay short
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# "<?xml" in the encodings feedparser sniffs; the last one is EBCDIC.
+XML_DECLARATIONS = (
+    *("<?xml".encode(codec) for codec in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le")),
+    "<?xml".encode("utf-32-be"),
+    b"\x4c\x6f\xa7\x94",
+)
+# Byte order marks and what they say; UTF-32LE's begins with UTF-16LE's, so it comes first.
+BOM_ENCODINGS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32le"),
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+)
+DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*\bencoding\s*=")
+ELEMENT_START = re.compile(rb"<[A-Za-z_]")
+ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+DOCTYPE_STOP = re.compile(rb"[\"'\[>]")  # what matters inside a DOCTYPE, outside its subset
+SUBSET_STOP = re.compile(rb"[\"'\]]|<!--|<\?")  # what matters inside an internal subset
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """One fetch's feed: its title, its items (keys unique), what was wrong, its format."""
+
+    title: str
+    items: tuple[Item, ...]
+    warning: str | None  # one human line, or None
+    format: str  # feedparser's version ("rss20", "atom10", "rss10", …), "json", or "" for none
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One entry as read, before keys are given: the same shape from XML and JSON Feed."""
+
+    guid: str
+    url: str
+    title: str
+    summary: str
+    published: datetime | None
+    date_text: str
+    categories: tuple[str, ...]
+
+
+class _RefusedError(Exception):
+    """The body is not parsed at all, for safety; the message says why."""
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Items of a fetched feed `body` from `url` (the base for relative links). Never raises:
+    what went wrong is in `warning`."""
+    try:
+        if not body.strip():
+            return ParsedFeed("", (), "not a feed: empty body", "")
+        if _looks_like_json(body, content_type):
+            return _parse_json_feed(body, url)
+        return _parse_xml_feed(body, url, content_type)
+    except _RefusedError as refused:
+        return ParsedFeed("", (), f"refused: {refused}", "")
+    except Exception as exc:  # a parser bug must not stop the poller; it is reported, not lost
+        return ParsedFeed("", (), f"parse failed: {type(exc).__name__}: {exc}"[:300], "")
+
+
+async def parse_feed_async(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    executor: Executor | None = None,
+) -> ParsedFeed:
+    """`parse_feed` off the event loop: in a worker thread, or in `executor` (a process pool
+    keeps a large feed from holding the GIL)."""
+    job = functools.partial(parse_feed, body, url=url, content_type=content_type)
+    if executor is None:
+        return await asyncio.to_thread(job)
+    return await asyncio.get_running_loop().run_in_executor(executor, job)
+
+
+# --- XML feeds -----------------------------------------------------------------------------
+
+
+def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    body, trimmed_lines = _trim_leading_whitespace(body)
+    encoding: dict[str, Any] = {}
+    data = convert_to_utf8(_xml_headers(body, content_type), body, encoding)
+    if not encoding.get("encoding"):
+        data = body.decode("utf-8", "replace").encode("utf-8")
+    data, subset_removed = _strip_internal_subsets(data)
+    result = feedparser.parse(
+        io.BytesIO(data),
+        response_headers={"content-type": "application/xml"},
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    version = str(result.get("version") or "")
+    entries = [entry for entry in map(functools.partial(_xml_entry, url), result.entries) if entry]
+    items = _keyed_items(entries)
+    if not version and not items:
+        return ParsedFeed("", (), f"not a feed: {_what_it_looks_like(data)}", "")
+    problems = []
+    if result.get("bozo") and result.get("bozo_exception") is not None:
+        # feedparser prepends a declaration line to a body without one
+        line_shift = trimmed_lines - (0 if _declares_xml(body) else 1)
+        problems.append(_describe(result["bozo_exception"], line_shift, len(items)))
+    if encoding.get("bozo_exception") is not None:
+        problems.append(f"encoding: {encoding['bozo_exception']}")
+    if subset_removed:
+        problems.append("DOCTYPE internal subset removed, its entities not expanded")
+    title = _plain(result.feed.get("title", ""), _is_html(result.feed.get("title_detail")))
+    return ParsedFeed(title, items, "; ".join(problems) or None, version)
+
+
+def _xml_entry(base: str, entry: Mapping[str, Any]) -> _Entry | None:
+    title = _plain(entry.get("title", ""), _is_html(entry.get("title_detail")))
+    summary = _plain(entry.get("summary", ""), _is_html(entry.get("summary_detail")))
+    for content in entry.get("content") or ():
+        if summary:
+            break
+        summary = _plain(content.get("value", ""), _is_html(content))
+    link = str(entry.get("link") or "")
+    guid = str(entry.get("id") or "").strip()
+    # feedparser copies a permalink GUID into a missing link: only an absolute one is a link.
+    from_guid = bool(entry.get("guidislink")) and link.strip() == guid
+    url = absolute_http_url(link, "" if from_guid else base)
+    if not (guid or url or title or summary):
+        return None  # an empty <item/> (the corpus has one nested inside another item)
+    published = _utc(_own(entry, "published_parsed")) or _utc(_own(entry, "updated_parsed"))
+    tags = (tag.get("term") or tag.get("label") or "" for tag in entry.get("tags") or ())
+    return _Entry(
+        guid=guid,
+        url=url,
+        title=title,
+        summary=summary,
+        published=published,
+        date_text=str(_own(entry, "published") or _own(entry, "updated") or ""),
+        categories=_unique(_plain(str(tag), False) for tag in tags),
+    )
+
+
+def _strip_internal_subsets(data: bytes) -> tuple[bytes, bool]:
+    """`data` (UTF-8) without any DOCTYPE internal subset in its prolog, and whether one was
+    removed. Raises `_RefusedError` for a DOCTYPE that never ends or an `<!ENTITY` left over.
+
+    The scanner follows XML's prolog: comments, processing instructions and quoted literals are
+    skipped, so a `]` or `>` inside them cannot end the subset early. It stops at the first
+    element; whatever precedes it (junk included) is searched, which covers expat's prolog and
+    feedparser's regular-expression view of the head. Removed text leaves its newlines, so
+    line numbers in later errors still match the document."""
+    kept: list[bytes] = []
+    copied = pos = 0
+    while (lt := data.find(b"<", pos)) >= 0:
+        if data.startswith(b"<?", lt):
+            pos = _past(data, b"?>", lt + 2)
+        elif data.startswith(b"<!--", lt):
+            pos = _past(data, b"-->", lt + 4)
+        elif DOCTYPE.match(data, lt):
+            pos, has_subset = _doctype_end(data, lt + len(b"<!DOCTYPE"))
+            if has_subset:
+                kept += [data[copied:lt], b"\n" * data.count(b"\n", lt, pos)]
+                copied = pos
+        elif ELEMENT_START.match(data, lt):
+            break
+        else:
+            pos = lt + 1
+    else:
+        lt = len(data)
+    prolog = b"".join([*kept, data[copied:lt]]) if copied < lt else b"".join(kept)
+    if ENTITY_DECLARATION.search(prolog):
+        raise _RefusedError("an entity declaration outside a DOCTYPE subset")
+    if not kept:
+        return data, False
+    return b"".join([*kept, data[copied:]]), True
+
+
+def _doctype_end(data: bytes, pos: int) -> tuple[int, bool]:
+    """Index just past a DOCTYPE declaration whose keyword ends at `pos`, and whether it has an
+    internal subset (`[...]`)."""
+    has_subset = False
+    while (stop := DOCTYPE_STOP.search(data, pos)) is not None:
+        char, pos = stop.group(), stop.end()
+        if char == b">":
+            return pos, has_subset
+        if char == b"[":
+            pos, has_subset = _subset_end(data, pos), True
+        else:  # a quoted literal
+            pos = _past(data, char, pos, required=True)
+    raise _RefusedError("a DOCTYPE declaration that never ends")
+
+
+def _subset_end(data: bytes, pos: int) -> int:
+    """Index just past the `]` that closes an internal subset starting at `pos`."""
+    closers = {b'"': b'"', b"'": b"'", b"<!--": b"-->", b"<?": b"?>"}
+    while (stop := SUBSET_STOP.search(data, pos)) is not None:
+        if stop.group() == b"]":
+            return stop.end()
+        pos = _past(data, closers[stop.group()], stop.end(), required=True)
+    raise _RefusedError("a DOCTYPE declaration that never ends")
+
+
+def _past(data: bytes, token: bytes, start: int, *, required: bool = False) -> int:
+    """Index just past the next `token` from `start`; the end of `data` if there is none."""
+    found = data.find(token, start)
+    if found < 0:
+        if required:
+            raise _RefusedError("a DOCTYPE declaration that never ends")
+        return len(data)
+    return found + len(token)
+
+
+def _trim_leading_whitespace(body: bytes) -> tuple[bytes, int]:
+    """Whitespace before `<?xml` (a classic WordPress bug) makes the XML ill-formed: drop it.
+    Returns the body and how many lines were removed."""
+    bom = codecs.BOM_UTF8 if body.startswith(codecs.BOM_UTF8) else b""
+    rest = body[len(bom) :]
+    trimmed = rest.lstrip(b" \t\r\n")
+    if len(trimmed) == len(rest) or not trimmed.startswith(b"<") or trimmed[1:2] == b"\0":
+        return body, 0
+    return bom + trimmed, rest.count(b"\n", 0, len(rest) - len(trimmed))
+
+
+def _xml_headers(body: bytes, content_type: str | None) -> dict[str, str]:
+    """Headers for feedparser's encoding detection. The media type is always XML, so a feed
+    served as text/html or text/plain is not read as ASCII. A BOM decides the charset; else the
+    document's declaration; the HTTP charset only when the document says nothing (servers'
+    default charsets often lie)."""
+    charset = ""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'")
+    bom = _bom(body)
+    if bom:
+        charset = bom[1]
+    elif DECLARED_ENCODING.match(body):
+        charset = ""
+    return {"content-type": "application/xml" + (f"; charset={charset}" if charset else "")}
+
+
+def _bom(body: bytes) -> tuple[bytes, str] | None:
+    return next(((bom, name) for bom, name in BOM_ENCODINGS if body.startswith(bom)), None)
+
+
+def _declares_xml(body: bytes) -> bool:
+    bom = _bom(body)
+    return body[len(bom[0]) if bom else 0 :].startswith(XML_DECLARATIONS)
+
+
+def _describe(exc: BaseException, line_shift: int, recovered: int) -> str:
+    """feedparser's bozo exception as one line, with the line number in the original body."""
+    noun = "item" if recovered == 1 else "items"
+    if isinstance(exc, xml.sax.SAXParseException):
+        line = max(1, (exc.getLineNumber() or 1) + line_shift)
+        what = f"not well-formed XML ({exc.getMessage()}, line {line})"
+    else:
+        what = f"feed problem ({exc})"
+    return f"{what}: recovered {recovered} {noun}"
+
+
+def _what_it_looks_like(data: bytes) -> str:
+    sample = data[:4096].decode("utf-8", "replace")
+    lowered = sample.lower()
+    if "<html" in lowered or "<!doctype html" in lowered:
+        return "looks like an HTML page"
+    controls = sum(1 for char in sample if _is_binary_char(char))
+    if controls * 10 > len(sample):
+        return "looks like binary data"
+    if ELEMENT_START.search(data[:4096]):
+        return "XML or markup without RSS, Atom or RDF elements"
+    return "no RSS, Atom or JSON Feed found"
+
+
+def _is_binary_char(char: str) -> bool:
+    code = ord(char)
+    return char == "\ufffd" or (code < 32 and char not in "\t\r\n") or 0x7F <= code < 0xA0
+
+
+# --- JSON Feed -----------------------------------------------------------------------------
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    start = body[3:] if body.startswith(codecs.BOM_UTF8) else body
+    first = start.lstrip()[:1]
+    if first == b"{":
+        return True
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return "json" in media_type and first != b"<"
+
+
+def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return ParsedFeed("", (), f"not a feed: invalid JSON ({str(exc)[:120]})", "")
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        return ParsedFeed("", (), "not a feed: JSON without a JSON Feed items list", "")
+    version = document.get("version")
+    warning = None
+    if not (isinstance(version, str) and "jsonfeed.org/version/" in version):
+        warning = "JSON Feed without a jsonfeed.org version"
+    entries = [_json_entry(url, item) for item in document["items"] if isinstance(item, dict)]
+    items = _keyed_items(entry for entry in entries if entry)
+    return ParsedFeed(_plain(_string(document.get("title")), False), items, warning, "json")
+
+
+def _json_entry(base: str, item: Mapping[str, Any]) -> _Entry | None:
+    title = _plain(_string(item.get("title")), False)
+    summary = _plain(_string(item.get("summary")), False)
+    if not summary:
+        summary = _plain(_string(item.get("content_text")), False)
+    if not summary:
+        summary = _plain(_string(item.get("content_html")), True)
+    link = _string(item.get("url")) or _string(item.get("external_url"))
+    url = absolute_http_url(link, base)
+    raw_id = item.get("id")
+    is_id = isinstance(raw_id, str | int) and not isinstance(raw_id, bool)
+    guid = str(raw_id).strip() if is_id else ""
+    if not (guid or url or title or summary):
+        return None
+    date_text = _string(item.get("date_published")) or _string(item.get("date_modified"))
+    tags = item.get("tags")
+    tags = tags if isinstance(tags, list) else []
+    return _Entry(
+        guid=guid,
+        url=url,
+        title=title,
+        summary=summary,
+        published=_iso_utc(_string(item.get("date_published")))
+        or _iso_utc(_string(item.get("date_modified"))),
+        date_text=date_text,
+        categories=_unique(_plain(tag, False) for tag in tags if isinstance(tag, str)),
+    )
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _iso_utc(text: str) -> datetime | None:
+    """An RFC 3339 date (JSON Feed's) in UTC; one without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+        return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+# --- shared --------------------------------------------------------------------------------
+
+
+def _keyed_items(entries: Iterable[_Entry]) -> tuple[Item, ...]:
+    """Items with their dedup keys (DESIGN §4); a later entry with an earlier one's key is the
+    same item repeated in the feed, and is dropped."""
+    entries = list(entries)
+    links = [canonical_url(entry.url) if entry.url else "" for entry in entries]
+    titles_by_link: dict[str, set[str]] = {}
+    for entry, link in zip(entries, links, strict=True):
+        if link and not entry.guid:
+            titles_by_link.setdefault(link, set()).add(entry.title)
+    items: dict[str, Item] = {}
+    for entry, link in zip(entries, links, strict=True):
+        if entry.guid:
+            key = _short(entry.guid)
+        elif link and len(titles_by_link[link]) == 1:
+            key = _short(link)
+        elif link:  # one link for several different items: the title tells them apart
+            key = _hashed("link", link, entry.title)
+        else:
+            when = entry.published.isoformat() if entry.published else entry.date_text
+            key = _hashed("item", entry.title, when, "" if entry.title else entry.summary)
+        if key not in items:
+            items[key] = Item(
+                key=key,
+                url=entry.url,
+                canonical_url=link,
+                title=entry.title,
+                summary=entry.summary,
+                published=entry.published,
+                categories=entry.categories,
+            )
+    return tuple(items.values())
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= MAX_KEY_LENGTH else _sha1(value)
+
+
+def _hashed(*parts: str) -> str:
+    return _sha1("\0".join(parts))
+
+
+def _sha1(text: str) -> str:
+    return "sha1:" + hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _plain(value: object, html: bool) -> str:
+    """Plain text of a feed value. Markup that survives one decoding (feedparser's loose mode
+    leaves XML escapes in place; some feeds escape twice) is decoded once more, never more."""
+    text = value if isinstance(value, str) else ""
+    for _ in range(2):
+        if not (html or looks_like_markup(text)):
+            break
+        text, html = html_to_text(text), False
+    return fold_whitespace(text)
+
+
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    """A date field of the entry itself: feedparser answers a missing `updated` with
+    `published` (and a DeprecationWarning), but its `in` tells the truth."""
+    return entry.get(key) if key in entry else None
+
+
+def _is_html(detail: object) -> bool:
+    return isinstance(detail, Mapping) and detail.get("type") in HTML_TYPES
+
+
+def _utc(parsed: object) -> datetime | None:
+    """feedparser's UTC struct_time as an aware datetime, if it is a real date."""
+    if not isinstance(parsed, tuple) or len(parsed) < 6:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value for value in values if value))
