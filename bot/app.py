@@ -20,13 +20,14 @@ from dataclasses import dataclass, replace
 from bot.config import Config
 from bot.dispatch import Channel, Dispatcher, DispatchReport
 from bot.fetch import Fetcher, FetchError
-from bot.models import Feed, Item, iso_utc
+from bot.models import Feed, FeedState, Item, iso_utc
 from bot.parse import parse_feed_async
 from bot.poll import Poller, PollReport
 from bot.routes import Routing, build_routing, decide_alerts, merge_subscriptions, merge_topics
 from bot.scheduler import PollScheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
+from bot.store.redis import redact
 from handlers.console import ConsoleChannel
 
 log = logging.getLogger("dozor.app")
@@ -128,6 +129,25 @@ class OnceResult:
     delivery: DispatchReport
 
 
+@dataclass(frozen=True, slots=True)
+class Status:
+    feeds: list[tuple[Feed, FeedState]]
+    outbox: int
+
+
+async def read_status(settings: Settings, config: Config) -> Status:
+    """Each feed's health as the store remembers it, and the outbox depth; changes nothing."""
+    store = await open_store(settings.redis_url, str(settings.db_path))
+    try:
+        states = await store.feed_states([feed.id for feed in config.feeds])
+        return Status(
+            [(feed, states.get(feed.id, FeedState())) for feed in config.feeds],
+            await store.outbox_depth(),
+        )
+    finally:
+        await store.close()
+
+
 async def run_once(
     settings: Settings, config: Config, *, as_json: bool, progress: Progress | None = None
 ) -> OnceResult:
@@ -199,6 +219,10 @@ def scan_lines(
     return lines
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def unmatched_line(feed: Feed, item: Item) -> dict[str, object]:
     """`scan --all`'s line for an item no topic matched: the contract's keys, topic and to null."""
     return {
@@ -237,10 +261,13 @@ async def run_service(settings: Settings, config: Config, *, as_json: bool) -> N
         )
         scheduler.start(config.feeds)
         log.info(
-            "watching %d feeds for %d topics (%s store)",
-            len(config.feeds),
-            len(config.topics),
-            "Redis" if settings.redis_url else "SQLite",
+            "watching %s for %s (%s); %s",
+            plural(len(config.feeds), "feed"),
+            plural(len(config.topics), "topic"),
+            ", ".join(t.name for t in config.topics),
+            f"Redis store at {redact(settings.redis_url)}"
+            if settings.redis_url
+            else f"SQLite store at {settings.db_path}",
         )
         dispatcher_task = asyncio.create_task(svc.dispatcher.run(stop, wake))
         await stop.wait()

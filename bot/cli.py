@@ -12,9 +12,11 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -24,11 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot import app, logs
 from bot.config import Config, ConfigError, load_config
 from bot.match import Hit
-from bot.models import Alert, Feed
+from bot.models import Alert, Feed, FeedState, iso_utc
 from bot.render import console_text, terminal_safe
 from bot.routes import build_routing
 from bot.settings import Settings, SettingsError
 from bot.store.base import StoreError
+from bot.timespec import approx_duration
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="one JSON object per line")
     scan.add_argument("--all", action="store_true", help="print every item, matched or not")
     command("check-config", "validate the feeds file; exit 1 with file:line: problem")
+    status = command("status", "each feed's health (last poll, failures, backoff) and the outbox")
+    status.add_argument("--json", action="store_true", help="one JSON object per feed")
     match = command("match", "which topics and keywords a text matches, and why")
     match.add_argument("text", help="the text to test, e.g. a headline")
     match.add_argument("--json", action="store_true", help="the explanation as JSON")
@@ -68,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.INFO, args.log_format)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
         err.print(f"dozor: {exc}", markup=False)
         return EXIT_USAGE
+    if args.command in ("once", "scan") and not args.verbose:
+        logging.getLogger("dozor.poll").setLevel(logging.ERROR)  # the summary names failures
     command: Callable[[argparse.Namespace, Settings, Console], int] = COMMANDS[args.command]
     try:
         return command(args, settings, err)
@@ -217,6 +224,57 @@ def cmd_once(args: argparse.Namespace, settings: Settings, err: Console) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings, err: Console) -> int:
+    config = _config(settings, err)
+    status = asyncio.run(app.read_status(settings, config))
+    now = time.time()
+    if args.json:
+        for feed, state in status.feeds:
+            print(json.dumps(feed_health(feed, state), ensure_ascii=False))
+        return EXIT_OK
+    for feed, state in status.feeds:
+        print(f"{terminal_safe(feed.name)}: {describe_state(state, now)}")
+    failing = sum(state.failures > 0 for _, state in status.feeds)
+    print(
+        f"{len(status.feeds)} feeds, {failing} failing; "
+        f"{status.outbox} alert{'s' * (status.outbox != 1)} waiting in the outbox"
+    )
+    return EXIT_OK
+
+
+def feed_health(feed: Feed, state: FeedState) -> dict[str, object]:
+    def when(seconds: float | None) -> str | None:
+        return iso_utc(datetime.fromtimestamp(seconds, UTC)) if seconds is not None else None
+
+    return {
+        "feed": feed.name,
+        "url": feed.url,
+        "last_poll": when(state.last_poll),
+        "last_success": when(state.last_success),
+        "failures": state.failures,
+        "last_error": state.last_error,
+        "retry_at": when(state.retry_at),
+        "items_seen": state.items_seen,
+    }
+
+
+def describe_state(state: FeedState, now: float) -> str:
+    """One line of feed health in words: "ok, polled 3m ago, 120 items seen"."""
+    if state.last_poll is None:
+        return "never polled"
+    polled = f"polled {ago(now - state.last_poll)}"
+    if state.failures:
+        retry = ""
+        if state.retry_at is not None and state.retry_at > now:
+            retry = f", next try in {approx_duration(state.retry_at - now)}"
+        return f"FAILING ({state.failures} in a row{retry}): {state.last_error}; {polled}"
+    return f"ok, {polled}, {state.items_seen} items seen"
+
+
+def ago(seconds: float) -> str:
+    return "just now" if seconds < 1 else f"{approx_duration(seconds)} ago"
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings, err: Console) -> int:
     config = _config(settings, err)
     asyncio.run(app.run_service(settings, config, as_json=args.json))
@@ -229,6 +287,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, Console], int]] = {
     "scan": cmd_scan,
     "check-config": cmd_check_config,
     "match": cmd_match,
+    "status": cmd_status,
 }
 
 

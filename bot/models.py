@@ -84,6 +84,7 @@ class Subscription:
     digest: str | None = None  # schedule, e.g. "daily 09:00 Europe/Minsk"
     created: float = 0.0  # Unix seconds
     active: bool = True
+    previews: bool = False  # link previews under alerts (Telegram), unfurling (Slack)
 
     @property
     def id(self) -> str:
@@ -94,6 +95,20 @@ class Subscription:
         if self.mode == "both":
             return ("instant", "digest")
         return (self.mode,)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A destination's own settings: time zone, mute, who may change its subscriptions."""
+
+    to: str  # "telegram:<chat_id>" or "slack:<channel_id>"
+    zone: str = "UTC"
+    mute_until: float | None = None  # Unix seconds; alerts wait (never dropped) until then
+    anyone_can_edit: bool = False  # groups: only admins change settings unless this is set
+    owner: str | None = None  # user who first subscribed it ("slack:U123"), for Slack's rule
+
+    def muted(self, now: float) -> bool:
+        return self.mute_until is not None and now < self.mute_until
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ input never raises: a broken feed yields what can be recovered and one warning l
 that is no feed yields no items and says what it looks like. feedparser only ever sees an
 in-memory stream (a str or bytes argument that looks like a path or URL is opened or fetched),
 and never a DOCTYPE with an internal subset: its loose parser expands the entities declared
-there without limit (a 300 KB "quadratic blowup" took 7 GB), so that subset is cut out first.
+there without limit (a 300 KB "quadratic blowup" took 7 GB), so that subset is cut out first
+(`bot.xmlsafe`).
 """
 
 from __future__ import annotations
@@ -30,29 +31,18 @@ from feedparser.encodings import convert_to_utf8
 from bot.html_text import fold_whitespace, html_to_text, looks_like_markup
 from bot.models import Item
 from bot.urls import absolute_http_url, canonical_url
+from bot.xmlsafe import (
+    ELEMENT_START,
+    RefusedError,
+    byte_order_mark,
+    declares_xml,
+    strip_internal_subsets,
+    trim_leading_whitespace,
+)
 
 MAX_KEY_LENGTH = 200  # longer GUIDs and links are hashed, so store keys stay short
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# "<?xml" in the encodings feedparser sniffs; the last one is EBCDIC.
-XML_DECLARATIONS = (
-    *("<?xml".encode(codec) for codec in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le")),
-    "<?xml".encode("utf-32-be"),
-    b"\x4c\x6f\xa7\x94",
-)
-# Byte order marks and what they say; UTF-32LE's begins with UTF-16LE's, so it comes first.
-BOM_ENCODINGS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32le"),
-    (codecs.BOM_UTF32_BE, "utf-32be"),
-    (codecs.BOM_UTF16_LE, "utf-16le"),
-    (codecs.BOM_UTF16_BE, "utf-16be"),
-)
 DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*\bencoding\s*=")
-ELEMENT_START = re.compile(rb"<[A-Za-z_]")
-ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
-DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-DOCTYPE_STOP = re.compile(rb"[\"'\[>]")  # what matters inside a DOCTYPE, outside its subset
-SUBSET_STOP = re.compile(rb"[\"'\]]|<!--|<\?")  # what matters inside an internal subset
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +68,6 @@ class _Entry:
     categories: tuple[str, ...]
 
 
-class _RefusedError(Exception):
-    """The body is not parsed at all, for safety; the message says why."""
-
-
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Items of a fetched feed `body` from `url` (the base for relative links). Never raises:
     what went wrong is in `warning`."""
@@ -91,7 +77,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         if _looks_like_json(body, content_type):
             return _parse_json_feed(body, url)
         return _parse_xml_feed(body, url, content_type)
-    except _RefusedError as refused:
+    except RefusedError as refused:
         return ParsedFeed("", (), f"refused: {refused}", "")
     except Exception as exc:  # a parser bug must not stop the poller; it is reported, not lost
         return ParsedFeed("", (), f"parse failed: {type(exc).__name__}: {exc}"[:300], "")
@@ -116,12 +102,12 @@ async def parse_feed_async(
 
 
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
-    body, trimmed_lines = _trim_leading_whitespace(body)
+    body, trimmed_lines = trim_leading_whitespace(body)
     encoding: dict[str, Any] = {}
     data = convert_to_utf8(_xml_headers(body, content_type), body, encoding)
     if not encoding.get("encoding"):
         data = body.decode("utf-8", "replace").encode("utf-8")
-    data, subset_removed = _strip_internal_subsets(data)
+    data, subset_removed = strip_internal_subsets(data)
     result = feedparser.parse(
         io.BytesIO(data),
         response_headers={"content-type": "application/xml"},
@@ -136,7 +122,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     problems = []
     if result.get("bozo") and result.get("bozo_exception") is not None:
         # feedparser prepends a declaration line to a body without one
-        line_shift = trimmed_lines - (0 if _declares_xml(body) else 1)
+        line_shift = trimmed_lines - (0 if declares_xml(body) else 1)
         problems.append(_describe(result["bozo_exception"], line_shift, len(items)))
     if encoding.get("bozo_exception") is not None:
         problems.append(f"encoding: {encoding['bozo_exception']}")
@@ -173,87 +159,6 @@ def _xml_entry(base: str, entry: Mapping[str, Any]) -> _Entry | None:
     )
 
 
-def _strip_internal_subsets(data: bytes) -> tuple[bytes, bool]:
-    """`data` (UTF-8) without any DOCTYPE internal subset in its prolog, and whether one was
-    removed. Raises `_RefusedError` for a DOCTYPE that never ends or an `<!ENTITY` left over.
-
-    The scanner follows XML's prolog: comments, processing instructions and quoted literals are
-    skipped, so a `]` or `>` inside them cannot end the subset early. It stops at the first
-    element; whatever precedes it (junk included) is searched, which covers expat's prolog and
-    feedparser's regular-expression view of the head. Removed text leaves its newlines, so
-    line numbers in later errors still match the document."""
-    kept: list[bytes] = []
-    copied = pos = 0
-    while (lt := data.find(b"<", pos)) >= 0:
-        if data.startswith(b"<?", lt):
-            pos = _past(data, b"?>", lt + 2)
-        elif data.startswith(b"<!--", lt):
-            pos = _past(data, b"-->", lt + 4)
-        elif DOCTYPE.match(data, lt):
-            pos, has_subset = _doctype_end(data, lt + len(b"<!DOCTYPE"))
-            if has_subset:
-                kept += [data[copied:lt], b"\n" * data.count(b"\n", lt, pos)]
-                copied = pos
-        elif ELEMENT_START.match(data, lt):
-            break
-        else:
-            pos = lt + 1
-    else:
-        lt = len(data)
-    prolog = b"".join([*kept, data[copied:lt]]) if copied < lt else b"".join(kept)
-    if ENTITY_DECLARATION.search(prolog):
-        raise _RefusedError("an entity declaration outside a DOCTYPE subset")
-    if not kept:
-        return data, False
-    return b"".join([*kept, data[copied:]]), True
-
-
-def _doctype_end(data: bytes, pos: int) -> tuple[int, bool]:
-    """Index just past a DOCTYPE declaration whose keyword ends at `pos`, and whether it has an
-    internal subset (`[...]`)."""
-    has_subset = False
-    while (stop := DOCTYPE_STOP.search(data, pos)) is not None:
-        char, pos = stop.group(), stop.end()
-        if char == b">":
-            return pos, has_subset
-        if char == b"[":
-            pos, has_subset = _subset_end(data, pos), True
-        else:  # a quoted literal
-            pos = _past(data, char, pos, required=True)
-    raise _RefusedError("a DOCTYPE declaration that never ends")
-
-
-def _subset_end(data: bytes, pos: int) -> int:
-    """Index just past the `]` that closes an internal subset starting at `pos`."""
-    closers = {b'"': b'"', b"'": b"'", b"<!--": b"-->", b"<?": b"?>"}
-    while (stop := SUBSET_STOP.search(data, pos)) is not None:
-        if stop.group() == b"]":
-            return stop.end()
-        pos = _past(data, closers[stop.group()], stop.end(), required=True)
-    raise _RefusedError("a DOCTYPE declaration that never ends")
-
-
-def _past(data: bytes, token: bytes, start: int, *, required: bool = False) -> int:
-    """Index just past the next `token` from `start`; the end of `data` if there is none."""
-    found = data.find(token, start)
-    if found < 0:
-        if required:
-            raise _RefusedError("a DOCTYPE declaration that never ends")
-        return len(data)
-    return found + len(token)
-
-
-def _trim_leading_whitespace(body: bytes) -> tuple[bytes, int]:
-    """Whitespace before `<?xml` (a classic WordPress bug) makes the XML ill-formed: drop it.
-    Returns the body and how many lines were removed."""
-    bom = codecs.BOM_UTF8 if body.startswith(codecs.BOM_UTF8) else b""
-    rest = body[len(bom) :]
-    trimmed = rest.lstrip(b" \t\r\n")
-    if len(trimmed) == len(rest) or not trimmed.startswith(b"<") or trimmed[1:2] == b"\0":
-        return body, 0
-    return bom + trimmed, rest.count(b"\n", 0, len(rest) - len(trimmed))
-
-
 def _xml_headers(body: bytes, content_type: str | None) -> dict[str, str]:
     """Headers for feedparser's encoding detection. The media type is always XML, so a feed
     served as text/html or text/plain is not read as ASCII. A BOM decides the charset; else the
@@ -264,21 +169,12 @@ def _xml_headers(body: bytes, content_type: str | None) -> dict[str, str]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip("\"'")
-    bom = _bom(body)
+    bom = byte_order_mark(body)
     if bom:
         charset = bom[1]
     elif DECLARED_ENCODING.match(body):
         charset = ""
     return {"content-type": "application/xml" + (f"; charset={charset}" if charset else "")}
-
-
-def _bom(body: bytes) -> tuple[bytes, str] | None:
-    return next(((bom, name) for bom, name in BOM_ENCODINGS if body.startswith(bom)), None)
-
-
-def _declares_xml(body: bytes) -> bool:
-    bom = _bom(body)
-    return body[len(bom[0]) if bom else 0 :].startswith(XML_DECLARATIONS)
 
 
 def _describe(exc: BaseException, line_shift: int, recovered: int) -> str:

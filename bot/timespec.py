@@ -39,6 +39,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def approx_duration(seconds: float) -> str:
+    """A duration as people say it, rounded to its largest unit: 45s, 5m, 3h, 2d."""
+    for unit, size, above in (("d", 86400, 129600), ("h", 3600, 5400), ("m", 60, 90)):
+        if seconds >= above:
+            return f"{round(seconds / size)}{unit}"
+    return f"{max(round(seconds), 0)}s"
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSchedule:
     """When a digest goes out: hourly, daily at a time, or weekly on a day at a time."""

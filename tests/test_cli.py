@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,17 @@ def test_match_explains_which_alias_matched_which_words(workdir: Path) -> None:
 def test_bad_environment_is_a_clear_error(workdir: Path) -> None:
     result = dozor("check-config", cwd=workdir, env={"DOZOR_HTTP_PORT": "eighty"})
     assert result.returncode == 2 and "DOZOR_HTTP_PORT" in result.stderr
+
+
+def test_status_shows_feed_health_and_backoff(workdir: Path, feed_server: FeedServer) -> None:
+    assert "never polled" in dozor("status", cwd=workdir).stdout
+    feed_server.set("/two.xml", b"", status=500)
+    dozor("once", cwd=workdir)
+    text = dozor("status", cwd=workdir).stdout
+    assert re.search(r"One: ok, polled (just now|\d+s ago), 5 items seen", text), text
+    assert "Two: FAILING (1 in a row, next try in 5m): HTTP 500" in text
+    health = {
+        line["feed"]: line for line in json_lines(dozor("status", "--json", cwd=workdir).stdout)
+    }
+    assert health["Two"]["failures"] == 1 and health["Two"]["retry_at"] is not None
+    assert health["One"]["items_seen"] == 5 and health["One"]["last_error"] is None
