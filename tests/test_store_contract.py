@@ -8,34 +8,42 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.models import Alert, Delivery, FeedState, KeywordLine, Subscription, Topic
+from bot.models import Alert, Chat, Delivery, Feed, FeedState, KeywordLine, Subscription, Topic
 from bot.store import Store, StoreError, open_store
+from bot.store.keys import Keys
 from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 
 Opener = Callable[[], Awaitable[Store]]
+RawWriter = Callable[[str, str, str], Awaitable[None]]
 DAY = 86_400.0
 
 
 @pytest.fixture(params=["redis", "sqlite"])
-async def opener(
-    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
-) -> AsyncIterator[Opener]:
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def opener(kind: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Opener]:
     """Opens a store of one kind on the same data as often as asked; closes them all."""
     opened: list[Store] = []
 
     async def opener() -> Store:
         store: Store
-        if request.param == "redis":
+        if kind == "redis":
             store = await RedisStore.open(redis_url)
         else:
             store = await SqliteStore.open(tmp_path / "dozor.db")
@@ -50,6 +58,25 @@ async def opener(
 @pytest.fixture
 async def store(opener: Opener) -> Store:
     return await opener()
+
+
+@pytest.fixture
+def put_raw(kind: str, redis_url: str, tmp_path: Path) -> RawWriter:
+    """Writes a record's text as some other Dozor version did: put(table, id, text), where
+    table is "subscriptions" or "chats" (a chat's id is its destination)."""
+
+    async def put(table: str, record_id: str, text: str) -> None:
+        if kind == "redis":
+            client = aioredis.from_url(redis_url)
+            try:
+                await client.hset(getattr(Keys(), table)(), record_id, text)
+            finally:
+                await client.aclose()
+        else:
+            with closing(sqlite3.connect(tmp_path / "dozor.db")) as db, db:
+                db.execute(f"INSERT INTO {table} VALUES (?, ?)", (record_id, text))
+
+    return put
 
 
 def alert(
@@ -346,6 +373,242 @@ async def test_subscriptions_round_trip(store: Store) -> None:
     assert await store.subscriptions() == [instant]
 
 
+async def test_previews_round_trip(store: Store) -> None:
+    sub = Subscription(topic="t", to="telegram:1", keywords=(KeywordLine(("x",)),), previews=True)
+    await store.save_subscription(sub)
+    assert await store.subscriptions() == [sub]
+    await store.save_subscription(dataclasses.replace(sub, previews=False))
+    assert [s.previews for s in await store.subscriptions()] == [False]
+
+
+async def test_records_written_by_other_versions_load(store: Store, put_raw: RawWriter) -> None:
+    # written before `previews` existed, and by a newer Dozor with a field this one lacks
+    old = (
+        '{"topic":"belarus","to":"telegram:1","keywords":[["Minsk"]],"exclude":[],'
+        '"mode":"digest","digest":"daily 09:00","created":5.0,"active":true}'
+    )
+    await put_raw("subscriptions", '["telegram:1","belarus"]', old)
+    await put_raw("chats", "telegram:1", '{"to":"telegram:1","zone":"Europe/Minsk","future":1}')
+    assert await store.subscriptions() == [
+        Subscription(
+            topic="belarus",
+            to="telegram:1",
+            keywords=(KeywordLine(("Minsk",)),),
+            mode="digest",
+            digest="daily 09:00",
+            created=5.0,
+        )
+    ]
+    assert await store.chat("telegram:1") == Chat("telegram:1", zone="Europe/Minsk")
+
+
+# --- chats' private feeds and settings ------------------------------------------------------
+FULL_FEED = Feed(
+    url="https://news.example/rss",
+    name="Новости",
+    lang="be",
+    tags=("belarus", "politics"),
+    interval=600.5,
+    backfill=3,
+    dedup_days=7,
+    owner="telegram:1",
+)
+
+
+async def test_feeds_round_trip_in_insertion_order(store: Store) -> None:
+    assert await store.feeds() == []
+    bare = Feed(url="https://b.example/feed", name="B", owner="slack:C1")
+    same_url = dataclasses.replace(FULL_FEED, owner="slack:C1", name="Other chat's copy")
+    third = Feed(url="https://c.example/atom", name="C", owner="telegram:1")
+    for feed in (FULL_FEED, bare, same_url, third):
+        await store.save_feed(feed)
+    assert await store.feeds() == [FULL_FEED, bare, same_url, third]
+    renamed = dataclasses.replace(FULL_FEED, name="Renamed", tags=())
+    await store.save_feed(renamed)  # replaced in place, its owner's copy only
+    assert await store.feeds() == [renamed, bare, same_url, third]
+    assert await store.delete_feed("telegram:2", FULL_FEED.url) is False
+    assert await store.delete_feed("telegram:1", FULL_FEED.url) is True
+    assert await store.delete_feed("telegram:1", FULL_FEED.url) is False
+    assert await store.feeds() == [bare, same_url, third]
+    await store.save_feed(FULL_FEED)  # saved anew: last
+    assert await store.feeds() == [bare, same_url, third, FULL_FEED]
+
+
+async def test_a_feed_without_owner_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="no owner"):
+        await store.save_feed(Feed(url="https://x.example/rss", name="X"))
+    assert await store.feeds() == []
+
+
+async def test_chat_settings(store: Store) -> None:
+    assert await store.chat("telegram:1") == Chat("telegram:1")
+    assert await store.chats() == []
+    minsk = Chat("telegram:1", zone="Europe/Minsk", mute_until=5000.5, anyone_can_edit=True)
+    slack = Chat("slack:C1", owner="slack:U123")
+    await store.save_chat(minsk)
+    await store.save_chat(slack)
+    assert await store.chat("telegram:1") == minsk
+    assert await store.chat("telegram:2") == Chat("telegram:2")
+    assert await store.chats() == [slack, minsk]
+    unmuted = dataclasses.replace(minsk, mute_until=None)
+    await store.save_chat(unmuted)
+    assert await store.chats() == [slack, unmuted]
+
+
+# --- outbox per destination, moving a destination ---------------------------------------------
+OLD, NEW, NEIGHBOUR = "telegram:-123", "telegram:-100123", "telegram:-1234"
+
+
+async def test_outbox_for_counts_due_and_leased_entries(store: Store) -> None:
+    assert await store.outbox_for(OLD) == 0
+    alerts = [alert("a", to=OLD), alert("b", to=OLD), alert("c", to=NEIGHBOUR)]
+    await commit(store, ["a", "b", "c"], [*alerts, alert("d", to=OLD, delivery="digest")])
+    [leased] = await store.claim(now=1000.0, lease=60, limit=1)
+    assert (await store.outbox_for(OLD), await store.outbox_for(NEIGHBOUR)) == (2, 1)
+    await store.ack(leased.id)
+    assert (await store.outbox_for(OLD), await store.outbox_for(NEIGHBOUR)) == (1, 1)
+    assert await store.outbox_for("telegram:-12") == 0
+
+
+async def snapshot(store: Store) -> tuple[object, ...]:
+    """Everything a move may touch, except the outbox (claiming it would lease it)."""
+    return (
+        await store.subscriptions(),
+        await store.topics(),
+        await store.feeds(),
+        await store.chats(),
+        [await store.digest_alerts(to, "belarus") for to in (OLD, NEW, NEIGHBOUR)],
+        await store.outbox_for(OLD),
+        await store.outbox_for(NEW),
+        await store.outbox_for(NEIGHBOUR),
+    )
+
+
+async def test_move_destination_moves_everything(store: Store) -> None:
+    words = (KeywordLine(("Minsk",)),)
+    subs = [
+        Subscription(topic="belarus", to=OLD, keywords=words, mode="both", previews=True),
+        Subscription(topic="mine", to=OLD, keywords=words, created=7.0),
+        Subscription(topic="belarus", to=NEIGHBOUR, keywords=words),
+    ]
+    topics = [
+        Topic(name="belarus", keywords=words),
+        Topic(name="mine", keywords=words, owner=OLD),
+        Topic(name="mine", keywords=words, owner=NEIGHBOUR),
+    ]
+    feeds = [
+        dataclasses.replace(FULL_FEED, owner=NEIGHBOUR),
+        dataclasses.replace(FULL_FEED, owner=OLD),
+        Feed(url="https://b.example/feed", name="B", owner=OLD),
+        Feed(url="https://c.example/feed", name="C", owner=NEIGHBOUR),
+    ]
+    chat = Chat(OLD, zone="Europe/Minsk", mute_until=5000.0, anyone_can_edit=True, owner="u:1")
+    for sub in subs:
+        await store.save_subscription(sub)
+    for topic in topics:
+        await store.save_topic(topic)
+    for feed in feeds:
+        await store.save_feed(feed)
+    await store.save_chat(chat)
+    await store.save_chat(Chat(NEIGHBOUR))
+    a1, a2, d1 = alert("a1", to=OLD), alert("a2", to=OLD), alert("d1", to=OLD, delivery="digest")
+    b1 = alert("b1", to=NEIGHBOUR)
+    await commit(store, [], [a1, a2, d1, b1])
+    [first, *_] = await store.claim(now=1000.0, lease=60, limit=10)
+    assert first.alert == a1
+    await store.retry(first.id, not_before=2000.0, error="HTTP 500")
+
+    assert await store.move_destination(OLD, NEW) == 2
+
+    moved = [dataclasses.replace(s, to=NEW) for s in subs[:2]]
+    assert await store.subscriptions() == [moved[0], moved[1], subs[2]]
+    assert await store.topics() == [topics[0], dataclasses.replace(topics[1], owner=NEW), topics[2]]
+    assert await store.feeds() == [
+        feeds[0],
+        dataclasses.replace(feeds[1], owner=NEW),
+        dataclasses.replace(feeds[2], owner=NEW),
+        feeds[3],
+    ]
+    assert await store.chat(NEW) == dataclasses.replace(chat, to=NEW)
+    assert await store.chat(OLD) == Chat(OLD)
+    assert await store.chats() == [dataclasses.replace(chat, to=NEW), Chat(NEIGHBOUR)]
+    assert await store.digest_alerts(NEW, "belarus") == [dataclasses.replace(d1, to=NEW)]
+    assert await store.digest_alerts(OLD, "belarus") == []
+    assert (await store.outbox_for(OLD), await store.outbox_for(NEW)) == (0, 2)
+    assert await store.outbox_for(NEIGHBOUR) == 1
+
+    # the outbox: re-addressed, due time and attempts kept
+    due = await store.claim(now=1500.0, lease=1000, limit=10)
+    assert [(e.alert, e.attempts) for e in due] == [(dataclasses.replace(a2, to=NEW), 0), (b1, 0)]
+    [again] = await store.claim(now=2000.0, lease=60, limit=10)
+    assert (again.id, again.attempts, again.alert) == (first.id, 1, dataclasses.replace(a1, to=NEW))
+
+    # the link memory: the same stories from another feed are not sent again under the new id
+    deliveries: tuple[tuple[str, Delivery], ...] = (("a1", "instant"), ("d1", "digest"))
+    for item, delivery in deliveries:
+        link = f"https://example.org/{item}"
+        repeat = alert(f"{item}-elsewhere", link=link, to=NEW, delivery=delivery)
+        assert await commit(store, [], [repeat], feed_id="feed2", now=3000.0) == []
+    assert await commit(store, [], [alert("fresh", to=NEW)], feed_id="feed2", now=3000.0)
+
+    before = await snapshot(store)
+    assert await store.move_destination(OLD, NEW) == 0  # idempotent
+    assert await snapshot(store) == before
+
+
+async def test_move_destination_keeps_what_new_already_has(store: Store) -> None:
+    old_words, new_words = (KeywordLine(("old",)),), (KeywordLine(("new",)),)
+    await store.save_subscription(Subscription(topic="belarus", to=OLD, keywords=old_words))
+    await store.save_subscription(Subscription(topic="minsk", to=OLD, keywords=old_words))
+    kept_sub = Subscription(topic="belarus", to=NEW, keywords=new_words, mode="digest")
+    await store.save_subscription(kept_sub)
+    await store.save_topic(Topic(name="mine", keywords=old_words, owner=OLD))
+    kept_topic = Topic(name="mine", keywords=new_words, owner=NEW)
+    await store.save_topic(kept_topic)
+    await store.save_feed(dataclasses.replace(FULL_FEED, owner=OLD, name="old"))
+    kept_feed = dataclasses.replace(FULL_FEED, owner=NEW, name="new")
+    await store.save_feed(kept_feed)
+    await store.save_chat(Chat(OLD, zone="Europe/Minsk"))
+    await store.save_chat(Chat(NEW, zone="Europe/Warsaw"))
+    # link memory: old remembers L1 long and L2; new remembers L1 briefly
+    l1, l2 = "https://example.org/1", "https://example.org/2"
+    await commit(store, [], [alert("x", link=l1, to=OLD)], now=0.0, keep=100.0)
+    await commit(store, [], [alert("y", link=l2, to=OLD)], now=0.0, keep=100.0)
+    await commit(store, [], [alert("z", link=l1, to=NEW)], feed_id="f3", now=0.0, keep=10.0)
+    old_digest = alert("od", to=OLD, delivery="digest")
+    new_digest = alert("nd", to=NEW, delivery="digest")
+    await commit(store, [], [new_digest], now=0.0, keep=100.0)
+    await commit(store, [], [old_digest], now=0.0, keep=100.0)
+
+    assert await store.move_destination(OLD, NEW) == 2
+
+    assert await store.subscriptions() == [
+        kept_sub,
+        Subscription(topic="minsk", to=NEW, keywords=old_words),
+    ]
+    assert await store.topics() == [kept_topic]
+    assert await store.feeds() == [kept_feed]
+    assert await store.chats() == [Chat(NEW, zone="Europe/Warsaw")]
+    assert await store.digest_alerts(NEW, "belarus") == [
+        new_digest,
+        dataclasses.replace(old_digest, to=NEW),
+    ]
+    for item, link in (("l1", l1), ("l2", l2)):  # the longer memory of the two is kept
+        again = alert(item, link=link, to=NEW)
+        assert await commit(store, [], [again], feed_id="f4", now=50.0) == []
+    assert await store.outbox_for(NEW) == 3
+    assert await store.move_destination(OLD, NEW) == 0
+
+
+async def test_moving_to_itself_or_from_nowhere_moves_nothing(store: Store) -> None:
+    await store.save_subscription(Subscription(topic="t", to=OLD, keywords=()))
+    await commit(store, [], [alert("a", to=OLD)])
+    before = await snapshot(store)
+    assert await store.move_destination(OLD, OLD) == 0
+    assert await store.move_destination("telegram:-999", NEW) == 0
+    assert await snapshot(store) == before
+
+
 # --- locks ----------------------------------------------------------------------------------
 async def test_locks(store: Store) -> None:
     assert await store.try_lock("poll:f1", "p1", ttl=10, now=0.0)
@@ -368,6 +631,8 @@ async def test_data_survives_a_restart(opener: Opener) -> None:
     sub = Subscription(topic="t", to="telegram:1", keywords=topic.keywords, mode="digest")
     await store.save_topic(topic)
     await store.save_subscription(sub)
+    await store.save_feed(FULL_FEED)
+    await store.save_chat(Chat("telegram:1", zone="Europe/Minsk"))
     instant, digest = alert("a"), alert("b", delivery="digest")
     await commit(store, ["a", "b"], [instant, digest])
     [leased] = await store.claim(now=1000.0, lease=60, limit=10)
@@ -377,6 +642,8 @@ async def test_data_survives_a_restart(opener: Opener) -> None:
     store = await opener()
     assert await store.topics() == [topic]
     assert await store.subscriptions() == [sub]
+    assert await store.feeds() == [FULL_FEED]
+    assert await store.chats() == [Chat("telegram:1", zone="Europe/Minsk")]
     assert await store.unseen("feed1", ["a", "b", "c"], now=1000.0) == {"c"}
     assert await store.feed_state("feed1") == FeedState(last_poll=1000.0, polls=1)
     assert await store.digest_alerts("console", "belarus") == [digest]

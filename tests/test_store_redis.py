@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aioredis
 
-from bot.models import Alert, FeedState, KeywordLine, Subscription, Topic
+from bot.models import Alert, Chat, Feed, FeedState, KeywordLine, Subscription, Topic
 from bot.store.keys import Keys
 from bot.store.redis import RedisStore, redact
 
@@ -45,6 +45,9 @@ async def test_every_key_lives_under_the_prefix(redis_url: str) -> None:
         await store.save_topic(Topic(name="t", keywords=(KeywordLine(("x",)),)))
         await store.save_subscription(Subscription(topic="t", to="console", keywords=()))
         await store.try_lock("poll:f1", "p1", ttl=60, now=0.0)
+        await store.save_feed(Feed(url="https://x/rss", name="X", owner="telegram:1"))
+        await store.save_chat(Chat("telegram:1"))
+        await store.move_destination("telegram:1", "telegram:2")
         client = aioredis.from_url(redis_url, decode_responses=True)
         try:
             names = set(await client.keys("*"))
@@ -57,17 +60,22 @@ async def test_every_key_lives_under_the_prefix(redis_url: str) -> None:
         keys.feed_state("f1"),
         keys.seen("f1"),
         keys.seen_index(),
-        keys.links("telegram:1", "t/1", "instant"),
-        keys.links("telegram:1", "t/1", "digest"),
+        keys.links("telegram:2", "t/1", "instant"),
+        keys.links("telegram:2", "t/1", "digest"),
         keys.links_index(),
         keys.outbox_due(),
         keys.outbox_data(),
         keys.outbox_attempts(),
         keys.outbox_errors(),
         keys.outbox_seq(),
-        keys.digest("telegram:1", "t/1"),
+        keys.digest("telegram:2", "t/1"),
+        keys.digest_index(),
         keys.topics(),
         keys.subscriptions(),
+        keys.feeds(),
+        keys.feeds_order(),
+        keys.feeds_seq(),
+        keys.chats(),
         keys.lock("poll:f1"),
     }
 
@@ -83,6 +91,27 @@ async def test_purge_leaves_no_empty_index_entries(redis_url: str) -> None:
         finally:
             await client.aclose()
     finally:
+        await store.close()
+
+
+async def test_indexes_follow_moves_and_emptied_digests(redis_url: str) -> None:
+    store = await RedisStore.open(redis_url)
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    keys = Keys()
+    try:
+        digest = [alert("a", delivery="digest"), alert("b", delivery="digest")]
+        await store.commit_poll("f1", [], digest, FeedState(), now=0.0, keep_seconds=10.0)
+        await store.move_destination("telegram:1", "telegram:2")
+        assert await client.smembers(keys.digest_index()) == {keys.digest("telegram:2", "t/1")}
+        assert await client.smembers(keys.links_index()) == {
+            keys.links("telegram:2", "t/1", "digest")
+        }
+        await store.drop_digest("telegram:2", "t/1", 1)
+        assert await client.scard(keys.digest_index()) == 1
+        await store.drop_digest("telegram:2", "t/1", 1)
+        assert await client.exists(keys.digest_index()) == 0
+    finally:
+        await client.aclose()
         await store.close()
 
 

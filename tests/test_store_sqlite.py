@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from bot.models import FeedState
+from bot.models import Chat, Feed, FeedState, KeywordLine, Subscription
 from bot.store import StoreError
 from bot.store.sqlite import SCHEMA_VERSION, SqliteStore
+from bot.store.sqlite_schema import MIGRATIONS
 
 
 async def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
@@ -25,6 +27,35 @@ async def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
     db.close()
+
+
+async def test_a_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "dozor.db"
+    old_sub = (
+        '{"topic":"t","to":"telegram:1","keywords":[["x"]],"exclude":[],"mode":"instant",'
+        '"digest":null,"created":0.0,"active":true}'
+    )
+    with closing(sqlite3.connect(path)) as db, db:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (1)")
+        db.execute("INSERT INTO subscriptions VALUES (?, ?)", ('["telegram:1","t"]', old_sub))
+    store = await SqliteStore.open(path)
+    try:
+        keywords = (KeywordLine(("x",)),)
+        assert await store.subscriptions() == [
+            Subscription(topic="t", to="telegram:1", keywords=keywords)
+        ]
+        feed = Feed(url="https://x/rss", name="X", owner="telegram:1")
+        await store.save_feed(feed)
+        await store.save_chat(Chat("telegram:1"))
+        assert await store.feeds() == [feed]
+        assert await store.chats() == [Chat("telegram:1")]
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

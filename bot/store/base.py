@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.models import Alert, FeedState, OutboxEntry, Subscription, Topic
+from bot.models import Alert, Chat, Feed, FeedState, OutboxEntry, Subscription, Topic
 
 
 class StoreError(Exception):
@@ -80,6 +80,10 @@ class Store(Protocol):
 
     async def outbox_depth(self) -> int: ...
 
+    async def outbox_for(self, to: str) -> int:
+        """How many outbox entries (due or leased) are addressed to `to`. O(outbox): for
+        `/status`, not for a hot path."""
+
     # --- digest buffer --------------------------------------------------------------------
     async def digest_alerts(self, to: str, topic: str) -> list[Alert]:
         """The digest alerts collected for (to, topic), oldest first."""
@@ -100,6 +104,33 @@ class Store(Protocol):
     async def delete_subscription(self, to: str, topic: str) -> bool: ...
 
     async def subscriptions(self) -> list[Subscription]: ...
+
+    # --- chats' private feeds and settings ------------------------------------------------
+    async def save_feed(self, feed: Feed) -> None:
+        """Insert or replace the feed with the same (owner, url); a replaced feed keeps its
+        place in the list. ValueError for a feed without an owner: feeds.yaml is not stored."""
+
+    async def delete_feed(self, owner: str, url: str) -> bool: ...
+
+    async def feeds(self) -> list[Feed]:
+        """Every stored feed, in the order first saved."""
+
+    async def chat(self, to: str) -> Chat:
+        """The destination's saved settings, else the defaults `Chat(to)`."""
+
+    async def save_chat(self, chat: Chat) -> None: ...
+
+    async def chats(self) -> list[Chat]:
+        """Every saved Chat, by destination."""
+
+    async def move_destination(self, old: str, new: str) -> int:
+        """One atomic step: everything addressed to `old` now belongs to `new` (a Telegram
+        group that became a supergroup). Its subscriptions, own topics, private feeds and chat
+        settings move, unless `new` already has one of the same identity: then `new`'s wins and
+        `old`'s is dropped. Its link memory merges into `new`'s (nothing is sent twice), its
+        digest buffers are appended to `new`'s, and its outbox entries are re-addressed,
+        keeping due time and attempts. Returns the number of outbox entries moved; a second
+        call moves nothing."""
 
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:

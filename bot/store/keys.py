@@ -64,10 +64,14 @@ class Keys:
         """STRING counter: the last outbox entry id handed out (INCR)."""
         return f"{self.prefix}outbox:seq"
 
-    # --- digest buffer, topics, subscriptions, locks ----------------------------------------
+    # --- digest buffer, topics, subscriptions, feeds, chats, locks ---------------------------
     def digest(self, to: str, topic: str) -> str:
         """LIST: Alert JSON waiting for (to, topic)'s next digest, oldest at the head."""
         return f"{self.prefix}digest:{_part(to)}/{_part(topic)}"
+
+    def digest_index(self) -> str:
+        """SET: the names of `digest` keys, so moving a destination never has to SCAN."""
+        return f"{self.prefix}index:digest"
 
     def topics(self) -> str:
         """HASH: JSON [owner, name] -> Topic JSON."""
@@ -76,6 +80,22 @@ class Keys:
     def subscriptions(self) -> str:
         """HASH: JSON [to, topic] -> Subscription JSON."""
         return f"{self.prefix}subscriptions"
+
+    def feeds(self) -> str:
+        """HASH: JSON [owner, url] -> Feed JSON: chats' private feeds."""
+        return f"{self.prefix}feeds"
+
+    def feeds_order(self) -> str:
+        """ZSET: `feeds` fields scored by when first saved, so feeds list in insertion order."""
+        return f"{self.prefix}feeds:order"
+
+    def feeds_seq(self) -> str:
+        """STRING counter: the last `feeds_order` score handed out (INCR)."""
+        return f"{self.prefix}feeds:seq"
+
+    def chats(self) -> str:
+        """HASH: destination -> Chat JSON (its time zone, mute, who may edit)."""
+        return f"{self.prefix}chats"
 
     def lock(self, name: str) -> str:
         """HASH {owner, expires}: a lease on some work, e.g. polling one feed."""

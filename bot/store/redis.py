@@ -1,7 +1,8 @@
 """The production store: Redis, shared by several `dozor run` processes.
 
-Everything that must be atomic (a poll's commit, claiming from the outbox, retries, locks) is
-one Lua script, so it is also one round trip. Key names live in `keys.py`; JSON in `codec.py`.
+Everything that must be atomic (a poll's commit, claiming from the outbox, retries, locks,
+moving a destination) is one Lua script, so it is also one round trip. Key names live in
+`keys.py`, the scripts in `redis_scripts.py`, JSON in `codec.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -20,107 +21,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.models import Alert, FeedState, OutboxEntry, Subscription, Topic
+from bot.models import Alert, Chat, Delivery, Feed, FeedState, OutboxEntry, Subscription, Topic
 from bot.store import codec
+from bot.store import redis_scripts as lua
 from bot.store.base import StoreError
 from bot.store.keys import DEFAULT_PREFIX, Keys
 
 _CHUNK = 500  # members a command, so no Lua `unpack` or reply grows without bound
-
-# KEYS: seen, feed_state, outbox_due, outbox_data, outbox_seq, seen_index, links_index,
-#       then the link and digest keys the alerts name by index.
-# ARGV: now, expires, state_json, key_count, keys..., then 5 a alert:
-#       item_key, link_key_index, link, digest_key_index (0: outbox), payload.
-# Alerts are judged against the seen set as it was before this call; keys are marked after.
-_COMMIT = """
-local now, expires = tonumber(ARGV[1]), ARGV[2]
-local key_count = tonumber(ARGV[4])
-local first = 5 + key_count
-local enqueued = {}
-for i = first, #ARGV, 5 do
-  local seen = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if not (seen and tonumber(seen) > now) then
-    local links, link = KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2]
-    local linked = redis.call('ZSCORE', links, link)
-    if not (linked and tonumber(linked) > now) then
-      redis.call('ZADD', links, expires, link)
-      redis.call('SADD', KEYS[7], links)
-      local target = tonumber(ARGV[i + 3])
-      if target == 0 then
-        local id = string.format('%016d', redis.call('INCR', KEYS[5]))
-        redis.call('ZADD', KEYS[3], ARGV[1], id)
-        redis.call('HSET', KEYS[4], id, ARGV[i + 4])
-      else
-        redis.call('RPUSH', KEYS[target], ARGV[i + 4])
-      end
-      enqueued[#enqueued + 1] = (i - first) / 5
-    end
-  end
-end
-for j = 5, 4 + key_count, 500 do
-  local batch = {}
-  for k = j, math.min(j + 499, 4 + key_count) do
-    batch[#batch + 1] = expires
-    batch[#batch + 1] = ARGV[k]
-  end
-  redis.call('ZADD', KEYS[1], unpack(batch))
-end
-if key_count > 0 then redis.call('SADD', KEYS[6], KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[3])
-return enqueued
-"""
-
-# KEYS: due, data, attempts. ARGV: now, hidden_until, limit. Returns id, payload, attempts...
-_CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
-local out = {}
-for _, id in ipairs(ids) do
-  local payload = redis.call('HGET', KEYS[2], id)
-  if payload then
-    redis.call('ZADD', KEYS[1], ARGV[2], id)
-    out[#out + 1] = id
-    out[#out + 1] = payload
-    out[#out + 1] = redis.call('HGET', KEYS[3], id) or '0'
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-return out
-"""
-
-# KEYS: due, data, attempts, errors. ARGV: id, not_before, error. An acked entry stays gone.
-_RETRY = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
-return 1
-"""
-
-# KEYS: index, then sorted sets scored by expiry. ARGV: now. Empty sets leave the index.
-_PURGE = """
-local n = 0
-for i = 2, #KEYS do
-  n = n + redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
-  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SREM', KEYS[1], KEYS[i]) end
-end
-return n
-"""
-
-# KEYS: lock. ARGV: owner, now, expires, ttl_ms. Expiry is judged by the caller's clock; the
-# PEXPIRE only lets Redis drop a lock its holder forgot.
-_LOCK = """
-local held = redis.call('HMGET', KEYS[1], 'owner', 'expires')
-if held[1] and held[1] ~= ARGV[1] and tonumber(held[2]) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'expires', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-"""
-
-_UNLOCK = """
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def redact(url: str) -> str:
@@ -163,12 +70,16 @@ class RedisStore:
         self._redis = client
         self._keys = keys or Keys()
         self._where = where
-        self._commit = client.register_script(_COMMIT)
-        self._claim = client.register_script(_CLAIM)
-        self._retry = client.register_script(_RETRY)
-        self._purge = client.register_script(_PURGE)
-        self._lock = client.register_script(_LOCK)
-        self._unlock = client.register_script(_UNLOCK)
+        self._commit = client.register_script(lua.COMMIT)
+        self._claim = client.register_script(lua.CLAIM)
+        self._retry = client.register_script(lua.RETRY)
+        self._purge = client.register_script(lua.PURGE)
+        self._lock = client.register_script(lua.LOCK)
+        self._unlock = client.register_script(lua.UNLOCK)
+        self._drop_digest = client.register_script(lua.DROP_DIGEST)
+        self._save_feed = client.register_script(lua.SAVE_FEED)
+        self._outbox_for = client.register_script(lua.OUTBOX_FOR)
+        self._move = client.register_script(lua.MOVE_DESTINATION)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -264,6 +175,7 @@ class RedisStore:
             k.outbox_seq(),
             k.seen_index(),
             k.links_index(),
+            k.digest_index(),
         ]
         index: dict[str, int] = {}
 
@@ -336,6 +248,14 @@ class RedisStore:
         with self._errors("count the outbox"):
             return int(await self._redis.zcard(self._keys.outbox_due()))
 
+    async def outbox_for(self, to: str) -> int:
+        """Reads every entry inside one script: O(outbox), one round trip."""
+        with self._errors("count a destination's outbox"):
+            count = await self._outbox_for(
+                keys=[self._keys.outbox_data()], args=[codec.field_text("to", to)]
+            )
+        return int(count)
+
     # --- digest buffer --------------------------------------------------------------------
     async def digest_alerts(self, to: str, topic: str) -> list[Alert]:
         with self._errors("read a digest buffer"):
@@ -346,7 +266,9 @@ class RedisStore:
         if count <= 0:
             return
         with self._errors("trim a digest buffer"):
-            await self._redis.ltrim(self._keys.digest(to, topic), count, -1)
+            await self._drop_digest(
+                keys=[self._keys.digest(to, topic), self._keys.digest_index()], args=[count]
+            )
 
     # --- topics and subscriptions ---------------------------------------------------------
     async def save_topic(self, topic: Topic) -> None:
@@ -383,6 +305,64 @@ class RedisStore:
         with self._errors("read subscriptions"):
             texts = await self._redis.hvals(self._keys.subscriptions())
         return codec.sorted_subscriptions(codec.decode_subscription(t) for t in texts)
+
+    # --- chats' private feeds and settings ------------------------------------------------
+    async def save_feed(self, feed: Feed) -> None:
+        field = codec.private_feed_id(feed)
+        k = self._keys
+        with self._errors("save a feed"):
+            await self._save_feed(
+                keys=[k.feeds(), k.feeds_order(), k.feeds_seq()],
+                args=[field, codec.encode_feed(feed)],
+            )
+
+    async def delete_feed(self, owner: str, url: str) -> bool:
+        field = codec.feed_id(owner, url)
+        with self._errors("delete a feed"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._keys.feeds(), field)
+                pipe.zrem(self._keys.feeds_order(), field)
+                deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def feeds(self) -> list[Feed]:
+        with self._errors("read feeds"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrange(self._keys.feeds_order(), 0, -1)
+                pipe.hgetall(self._keys.feeds())
+                order, texts = await pipe.execute()
+        return [codec.decode_feed(texts[field]) for field in order if field in texts]
+
+    async def chat(self, to: str) -> Chat:
+        with self._errors("read a chat's settings"):
+            text = await self._redis.hget(self._keys.chats(), to)
+        return Chat(to) if text is None else codec.decode_chat(text)
+
+    async def save_chat(self, chat: Chat) -> None:
+        with self._errors("save a chat's settings"):
+            await self._redis.hset(self._keys.chats(), chat.to, codec.encode_chat(chat))
+
+    async def chats(self) -> list[Chat]:
+        with self._errors("read chats' settings"):
+            texts = await self._redis.hvals(self._keys.chats())
+        return codec.sorted_chats(codec.decode_chat(t) for t in texts)
+
+    async def move_destination(self, old: str, new: str) -> int:
+        if old == new:
+            return 0
+        k = self._keys
+        script_keys = [
+            *(k.subscriptions(), k.topics(), k.feeds(), k.feeds_order(), k.feeds_seq()),
+            *(k.chats(), k.links_index(), k.digest_index(), k.outbox_data()),
+        ]
+        args = [old, new, codec.owned_head(old), codec.owned_head(new)]
+        for field in ("to", "owner"):
+            args += [codec.field_text(field, old), codec.field_text(field, new)]
+        args += [k.digest(old, ""), k.digest(new, "")]
+        for delivery in get_args(Delivery):
+            args += [k.links(old, "", delivery), k.links(new, "", delivery)]
+        with self._errors("move a destination"):
+            return int(await self._move(keys=script_keys, args=args))
 
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:

@@ -15,37 +15,15 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Alert, FeedState, OutboxEntry, Subscription, Topic
+from bot.models import Alert, Chat, Feed, FeedState, OutboxEntry, Subscription, Topic
 from bot.store import codec
 from bot.store.base import StoreError
+from bot.store.sqlite_move import move_destination
+from bot.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _CHUNK = 500  # bound variables a statement, well under SQLite's limit
-
-# Migration N brings the schema from version N to N+1; append, never edit.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE feed_state (feed_id TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE seen (feed_id TEXT NOT NULL, key TEXT NOT NULL, expires REAL NOT NULL,"
-        " PRIMARY KEY (feed_id, key)) WITHOUT ROWID",
-        "CREATE INDEX seen_expires ON seen (expires)",
-        "CREATE TABLE links (dest TEXT NOT NULL, topic TEXT NOT NULL, delivery TEXT NOT NULL,"
-        " link TEXT NOT NULL, expires REAL NOT NULL,"
-        " PRIMARY KEY (dest, topic, delivery, link)) WITHOUT ROWID",
-        "CREATE INDEX links_expires ON links (expires)",
-        # AUTOINCREMENT: an id is never reused, so a late ack cannot hit a newer entry.
-        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, due REAL NOT NULL,"
-        " data TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)",
-        "CREATE INDEX outbox_due ON outbox (due, id)",
-        "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL,"
-        " topic TEXT NOT NULL, data TEXT NOT NULL)",
-        "CREATE INDEX digest_dest ON digest (dest, topic, id)",
-        "CREATE TABLE topics (id TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE subscriptions (id TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-        " expires REAL NOT NULL) WITHOUT ROWID",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -103,7 +81,7 @@ class SqliteStore:
                     f"SQLite database {self._where} has schema version {version}; this Dozor"
                     f" knows up to {SCHEMA_VERSION}: upgrade Dozor"
                 )
-            for migration in _MIGRATIONS[version:]:
+            for migration in MIGRATIONS[version:]:
                 for statement in migration:
                     await db.execute(statement)
             if version < SCHEMA_VERSION:
@@ -268,6 +246,14 @@ class SqliteStore:
         rows = await self._fetch("count the outbox", "SELECT count(*) FROM outbox")
         return int(rows[0][0])
 
+    async def outbox_for(self, to: str) -> int:
+        rows = await self._fetch(
+            "count a destination's outbox",
+            "SELECT count(*) FROM outbox WHERE instr(data, ?) > 0",
+            (codec.field_text("to", to),),
+        )
+        return int(rows[0][0])
+
     # --- digest buffer --------------------------------------------------------------------
     async def digest_alerts(self, to: str, topic: str) -> list[Alert]:
         rows = await self._fetch(
@@ -313,6 +299,42 @@ class SqliteStore:
         rows = await self._fetch("read subscriptions", "SELECT data FROM subscriptions")
         return codec.sorted_subscriptions(codec.decode_subscription(row[0]) for row in rows)
 
+    # --- chats' private feeds and settings ------------------------------------------------
+    async def save_feed(self, feed: Feed) -> None:
+        row = (codec.private_feed_id(feed), codec.encode_feed(feed))
+        await self._change("save a feed", _UPSERT.format(table="feeds"), row)
+
+    async def delete_feed(self, owner: str, url: str) -> bool:
+        sql = "DELETE FROM feeds WHERE id = ?"
+        return await self._change("delete a feed", sql, (codec.feed_id(owner, url),)) > 0
+
+    async def feeds(self) -> list[Feed]:
+        rows = await self._fetch("read feeds", "SELECT data FROM feeds ORDER BY seq")
+        return [codec.decode_feed(row[0]) for row in rows]
+
+    async def chat(self, to: str) -> Chat:
+        sql = "SELECT data FROM chats WHERE dest = ?"
+        rows = await self._fetch("read a chat's settings", sql, (to,))
+        return codec.decode_chat(rows[0][0]) if rows else Chat(to)
+
+    async def save_chat(self, chat: Chat) -> None:
+        await self._change(
+            "save a chat's settings",
+            "INSERT INTO chats (dest, data) VALUES (?, ?)"
+            " ON CONFLICT DO UPDATE SET data = excluded.data",
+            (chat.to, codec.encode_chat(chat)),
+        )
+
+    async def chats(self) -> list[Chat]:
+        rows = await self._fetch("read chats' settings", "SELECT data FROM chats")
+        return codec.sorted_chats(codec.decode_chat(row[0]) for row in rows)
+
+    async def move_destination(self, old: str, new: str) -> int:
+        if old == new:
+            return 0
+        async with self._write("move a destination") as db:
+            return await move_destination(db, old, new)
+
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         took = await self._change(
@@ -331,7 +353,8 @@ class SqliteStore:
 
 
 _UPSERT = (
-    "INSERT INTO {table} (id, data) VALUES (?, ?) ON CONFLICT DO UPDATE SET data = excluded.data"
+    "INSERT INTO {table} (id, data) VALUES (?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET data = excluded.data"
 )
 _UPSERT_STATE = (
     "INSERT INTO feed_state (feed_id, data) VALUES (?, ?)"
