@@ -23,14 +23,22 @@ MAX_RETRY_DELAY = 900.0
 
 
 class DeliveryError(Exception):
-    """A channel could not deliver. `permanent`: the destination is gone (blocked, deleted)."""
+    """A channel could not deliver. `permanent`: the destination is gone (blocked, deleted),
+    so its subscriptions stop; `rejected`: this alert can never be sent (dropped, logged);
+    otherwise it is retried, not before `retry_after` seconds when the platform said so."""
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        rejected: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.rejected = rejected
 
 
 class Channel(Protocol):
@@ -90,7 +98,7 @@ class Dispatcher:
             )
             if not entries:
                 return report
-            report.add(await self._deliver(entries))
+            report.add(await self._deliver(entries, stop))
         return report
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, idle: float = 1.0) -> None:
@@ -106,21 +114,30 @@ class Dispatcher:
             for waiter in pending:
                 waiter.cancel()
 
-    async def _deliver(self, entries: list[OutboxEntry]) -> DispatchReport:
+    async def _deliver(
+        self, entries: list[OutboxEntry], stop: asyncio.Event | None
+    ) -> DispatchReport:
         by_destination: dict[str, list[OutboxEntry]] = defaultdict(list)
         for entry in entries:
             by_destination[entry.alert.to].append(entry)
         reports = await asyncio.gather(
-            *(self._deliver_in_order(es) for es in by_destination.values())
+            *(self._deliver_in_order(es, stop) for es in by_destination.values())
         )
         total = DispatchReport()
         for part in reports:
             total.add(part)
         return total
 
-    async def _deliver_in_order(self, entries: list[OutboxEntry]) -> DispatchReport:
+    async def _deliver_in_order(
+        self, entries: list[OutboxEntry], stop: asyncio.Event | None
+    ) -> DispatchReport:
+        """One destination's alerts, in order; on shutdown the rest go back to the outbox."""
         report = DispatchReport()
         for index, entry in enumerate(entries):
+            if stop is not None and stop.is_set():
+                for rest in entries[index:]:
+                    await self._store.retry(rest.id, not_before=self._clock(), error="shutdown")
+                return report
             platform = platform_of(entry.alert.to)
             channel = self._channels.get(platform)
             if channel is None:
@@ -133,10 +150,15 @@ class Dispatcher:
                 report.waiting[platform] += len(entries) - index
                 return report
             try:
-                await channel.send(entry.alert)
+                await self._send(channel, entry)
             except DeliveryError as exc:
                 if exc.permanent:
                     await self._give_up(entry, str(exc))
+                    report.dropped += 1
+                    continue
+                if exc.rejected:
+                    await self._store.ack(entry.id)
+                    log.error("alert rejected, dropped: %s", exc, extra={"to": entry.alert.to})
                     report.dropped += 1
                     continue
                 delay = retry_delay(entry.attempts + 1, exc.retry_after)
@@ -153,6 +175,17 @@ class Dispatcher:
             await self._store.ack(entry.id)
             report.sent.append(entry.alert)
         return report
+
+    async def _send(self, channel: Channel, entry: OutboxEntry) -> None:
+        """A channel's unexpected exception is a transient failure, logged in full, never a
+        crash of the delivery loop."""
+        try:
+            await channel.send(entry.alert)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            log.exception("channel failed unexpectedly", extra={"to": entry.alert.to})
+            raise DeliveryError(f"unexpected error: {exc!r}") from exc
 
     async def _give_up(self, entry: OutboxEntry, reason: str) -> None:
         """The destination is gone for good: deactivate it, drop the alert."""

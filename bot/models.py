@@ -34,7 +34,8 @@ class Feed:
 
     @property
     def id(self) -> str:
-        return feed_id_for(self.url)
+        """Chats that add the same URL each get their own memory of it (and own poll)."""
+        return feed_id_for(self.url if self.owner is None else f"{self.owner} {self.url}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Alert:
     matched: tuple[str, ...]
     delivery: Delivery = "instant"
     created: float = 0.0
+    previews: bool = False
 
     @property
     def dedup_link(self) -> str:
@@ -156,6 +158,7 @@ class Alert:
             canonical_url=self.canonical_url,
             delivery=self.delivery,
             created=self.created,
+            previews=self.previews,
         )
         return data
 
@@ -176,6 +179,7 @@ class Alert:
             matched=tuple(data.get("matched", ())),
             delivery=data.get("delivery", "instant"),
             created=float(data.get("created", 0.0)),
+            previews=bool(data.get("previews", False)),
         )
 
 

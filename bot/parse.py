@@ -115,7 +115,11 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         sanitize_html=False,
     )
     version = str(result.get("version") or "")
-    entries = [entry for entry in map(functools.partial(_xml_entry, url), result.entries) if entry]
+    # Atom declares text as text (type="text"): its "<b>" is literally "<b>", not markup. RSS
+    # says nothing, and its titles are often HTML escaped once more: guess there.
+    literal = version.startswith("atom")
+    read = functools.partial(_xml_entry, url, literal=literal)
+    entries = [entry for entry in map(read, result.entries) if entry]
     items = _keyed_items(entries)
     if not version and not items:
         return ParsedFeed("", (), f"not a feed: {_what_it_looks_like(data)}", "")
@@ -128,17 +132,25 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         problems.append(f"encoding: {encoding['bozo_exception']}")
     if subset_removed:
         problems.append("DOCTYPE internal subset removed, its entities not expanded")
-    title = _plain(result.feed.get("title", ""), _is_html(result.feed.get("title_detail")))
+    title = _text(result.feed, "title", literal)
     return ParsedFeed(title, items, "; ".join(problems) or None, version)
 
 
-def _xml_entry(base: str, entry: Mapping[str, Any]) -> _Entry | None:
-    title = _plain(entry.get("title", ""), _is_html(entry.get("title_detail")))
-    summary = _plain(entry.get("summary", ""), _is_html(entry.get("summary_detail")))
+def _text(element: Mapping[str, Any], key: str, literal: bool) -> str:
+    """An element's plain text: HTML converted, declared plain text kept as written."""
+    detail = element.get(f"{key}_detail")
+    if literal and isinstance(detail, Mapping) and detail.get("type") == "text/plain":
+        return fold_whitespace(str(element.get(key) or ""))
+    return _plain(element.get(key, ""), _is_html(detail))
+
+
+def _xml_entry(base: str, entry: Mapping[str, Any], *, literal: bool) -> _Entry | None:
+    title = _text(entry, "title", literal)
+    summary = _text(entry, "summary", literal)
     for content in entry.get("content") or ():
         if summary:
             break
-        summary = _plain(content.get("value", ""), _is_html(content))
+        summary = _text({"value": content.get("value"), "value_detail": content}, "value", literal)
     link = str(entry.get("link") or "")
     guid = str(entry.get("id") or "").strip()
     # feedparser copies a permalink GUID into a missing link: only an absolute one is a link.

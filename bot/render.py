@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from html import escape
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo
 from bot.models import Alert
 
 EXCERPT_CHARS = 280
+TITLE_CHARS = 300
+TELEGRAM_LIMIT = 4096
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -28,6 +31,11 @@ class AlertView:
     when: str | None  # "2025-09-12 14:03 UTC" in the destination's zone
     matched: tuple[str, ...]
     excerpt: str
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 feed`, `37 feeds`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -49,7 +57,7 @@ def local_time(when: datetime | None, zone: str = "UTC") -> str | None:
 def view(alert: Alert, zone: str = "UTC") -> AlertView:
     return AlertView(
         topic=alert.topic,
-        title=alert.title or alert.url or "(untitled)",
+        title=excerpt(alert.title, TITLE_CHARS) or alert.url or "(untitled)",
         url=alert.canonical_url or alert.url,  # the link without tracking parameters
         source=alert.feed,
         when=local_time(alert.published, zone),
@@ -82,3 +90,43 @@ def console_text(alert: Alert, zone: str = "UTC") -> str:
     if v.excerpt:
         lines.append(f"  {terminal_safe(v.excerpt)}")
     return "\n".join(lines)
+
+
+def telegram_html(alert: Alert, zone: str = "UTC") -> str:
+    """Telegram HTML: the bold title linked to the canonical URL, source and local time, the
+    matched keywords, an excerpt. Every piece of feed text is escaped; the result stays far
+    under Telegram's 4,096 characters because title and excerpt are capped."""
+    v = view(alert, zone)
+    title = f"<b>{escape(v.title)}</b>"
+    lines = [f'<a href="{escape(v.url)}">{title}</a>' if v.url else title]
+    lines.append("<i>" + escape(" · ".join(p for p in (v.source, v.when) if p)) + "</i>")
+    lines.append("🔎 " + escape(", ".join(v.matched)))
+    if v.excerpt:
+        lines.append(escape(v.excerpt))
+    return "\n".join(lines)
+
+
+def split_text(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, split on line boundaries; a line longer than
+    `limit` is cut at a space (so only plain-text lines may be that long)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            pieces, current = _flush(pieces, current), ""
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces, current = _flush(pieces, current), line
+        else:
+            current = candidate
+    return _flush(pieces, current) or [""]
+
+
+def _flush(pieces: list[str], current: str) -> list[str]:
+    if current:
+        pieces.append(current)
+    return pieces

@@ -18,6 +18,7 @@ class Route:
     topic: str
     to: str
     deliveries: tuple[Delivery, ...]
+    previews: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ def build_routing(topics: Sequence[Topic], subscriptions: Sequence[Subscription]
             continue
         subscribed.add(sub.topic)
         rule_sets.append(RuleSet(sub.id, sub.keywords, sub.exclude))
-        routes[sub.id] = Route(sub.topic, sub.to, sub.deliveries)
+        routes[sub.id] = Route(sub.topic, sub.to, sub.deliveries, sub.previews)
     for topic in topics:
         if topic.owner is None and topic.name not in subscribed:
             rule_id = f"{CONSOLE}/{topic.name}"
@@ -99,6 +100,7 @@ def decide_alerts(
                     matched=match.labels,
                     delivery=delivery,
                     created=now,
+                    previews=route.previews,
                 )
                 for delivery in route.deliveries
             )

@@ -21,6 +21,7 @@ class Settings:
     db_path: Path = Path("dozor.db")
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str | None = None
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -56,6 +57,7 @@ class Settings:
             db_path=Path(get("DOZOR_DB") or "dozor.db"),
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_api_url=get("TELEGRAM_API_URL") or "https://api.telegram.org",
+            telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),

@@ -45,3 +45,21 @@ OTHER = [
     Entry("Weather in Lisbon", "https://news.example/b/1", "b1", minutes=4),
     Entry("Minsky moment for markets", "https://news.example/b/2", "b2", minutes=5),
 ]
+
+
+def atom(*entries: Entry, title: str = "Test feed") -> bytes:
+    """Atom with type="text" titles: what they hold is text, "<b>" included."""
+    parts = []
+    for e in entries:
+        when = (BASE_TIME + timedelta(minutes=e.minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parts.append(
+            f'<entry><title type="text">{escape(e.title)}</title><id>{escape(e.guid or e.link)}</id>'
+            f'<link href="{escape(e.link)}"/><updated>{when}</updated>'
+            f'<summary type="html">{escape(e.description)}</summary></entry>'
+        )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(title)}</title><id>urn:test</id><updated>2025-09-12T08:00:00Z</updated>"
+        f"{''.join(parts)}</feed>"
+    )
+    return body.encode("utf-8")

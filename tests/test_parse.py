@@ -769,3 +769,12 @@ async def test_event_loop_stays_responsive_while_a_big_feed_parses() -> None:
     task.cancel()
     assert len(feed.items) == 3000
     assert ticks > 0
+
+
+def test_atom_text_is_literal_while_html_is_converted() -> None:
+    from tests.feeds import Entry, atom
+
+    title = "Lukashenko <b>not bold</b> & </a> @channel"
+    body = atom(Entry(title, "https://n.example/1", "e1", description="<p>a</p><p>b</p>"))
+    (item,) = parse_feed(body, url="https://n.example/").items
+    assert (item.title, item.summary) == (title, "a b")

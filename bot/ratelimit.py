@@ -1,0 +1,97 @@
+"""Rate budgets obeyed before sending, not discovered through 429s.
+
+Each budget is "at most N sends per window seconds" for a key (a chat, a group, everything).
+A sender checks every budget it falls under, sleeps until all allow, and records its send in
+the same step as the final check (no await in between), so concurrent senders on one event loop
+never overbook a budget. History holds only past sends, so it stays ordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    count: int
+    window: float  # seconds
+
+
+Rules = Sequence[tuple[str, Limit]]
+
+
+class Budgets:
+    """Sliding-window send histories keyed by (key, limit); pure bookkeeping on a clock."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, Limit], deque[float]] = {}
+
+    def wait_needed(self, rules: Rules, now: float) -> float:
+        """Seconds until a send under all `rules` is allowed (0 when it is allowed now)."""
+        wait = 0.0
+        for key, limit in rules:
+            history = self._prune(key, limit, now)
+            if len(history) >= limit.count:
+                wait = max(wait, history[len(history) - limit.count] + limit.window - now)
+        return wait
+
+    def record(self, rules: Rules, now: float) -> None:
+        for key, limit in rules:
+            self._sent.setdefault((key, limit), deque()).append(now)
+
+    def _prune(self, key: str, limit: Limit, now: float) -> deque[float]:
+        history = self._sent.get((key, limit))
+        if history is None:
+            return deque()
+        while history and history[0] <= now - limit.window:
+            history.popleft()
+        if not history:
+            del self._sent[(key, limit)]
+        return history
+
+    def __len__(self) -> int:
+        """How many histories are kept: idle ones are dropped, so memory follows activity."""
+        return len(self._sent)
+
+
+class Pacer:
+    """`await pacer.wait(rules)` returns when a send may go, and counts it as sent."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.budgets = Budgets()
+        self._clock = clock
+        self._sleep = sleep
+
+    async def wait(self, rules: Rules) -> float:
+        """Seconds waited."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            delay = self.budgets.wait_needed(rules, now)
+            if delay <= 0:
+                self.budgets.record(rules, now)
+                return waited
+            await self._sleep(delay)
+            waited += delay
+
+
+TELEGRAM_PER_CHAT = Limit(1, 1.0)
+TELEGRAM_PER_GROUP = Limit(20, 60.0)
+TELEGRAM_OVERALL = Limit(30, 1.0)
+SLACK_PER_CHANNEL = Limit(1, 1.0)
+
+
+def telegram_rules(chat_id: int) -> list[tuple[str, Limit]]:
+    """About 1 message/s per chat, 20/min per group (negative ids), 30/s overall."""
+    rules = [(f"chat:{chat_id}", TELEGRAM_PER_CHAT), ("all", TELEGRAM_OVERALL)]
+    if chat_id < 0:
+        rules.append((f"group:{chat_id}", TELEGRAM_PER_GROUP))
+    return rules
