@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import escape
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from zoneinfo import ZoneInfo
 
 from bot.models import Alert

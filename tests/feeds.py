@@ -53,7 +53,8 @@ def atom(*entries: Entry, title: str = "Test feed") -> bytes:
     for e in entries:
         when = (BASE_TIME + timedelta(minutes=e.minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
         parts.append(
-            f'<entry><title type="text">{escape(e.title)}</title><id>{escape(e.guid or e.link)}</id>'
+            f'<entry><title type="text">{escape(e.title)}</title>'
+            f"<id>{escape(e.guid or e.link)}</id>"
             f'<link href="{escape(e.link)}"/><updated>{when}</updated>'
             f'<summary type="html">{escape(e.description)}</summary></entry>'
         )
