@@ -1,12 +1,14 @@
-"""The composition root: builds store, fetcher, poller, dispatcher and channels from Settings.
+"""The composition root: builds store, fetcher, poller, dispatcher, channels and front ends
+from Settings, and runs them on one event loop.
 
-The only module of `bot` that imports `handlers`. Each command of the CLI is one function here:
-`run_service` (dozor run), `run_once` (dozor once) and `run_scan` (dozor scan).
+The only module of `bot` that imports `handlers`. `run_service` is `dozor run`, `run_once` is
+`dozor once`; `dozor scan` needs none of this and lives in `bot.scan`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -15,24 +17,32 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
+from telegram.error import InvalidToken, NetworkError
+
+from bot.commands import Commands
 from bot.config import Config
 from bot.dispatch import Channel, Dispatcher, DispatchReport
-from bot.fetch import Fetcher, FetchError
-from bot.models import Feed, FeedState, Item, iso_utc
-from bot.parse import parse_feed_async
+from bot.fetch import Fetcher, validate_feed_url
+from bot.models import Feed, FeedState
+from bot.parse import ParsedFeed, parse_feed_async
 from bot.poll import Poller, PollReport
-from bot.routes import Routing, build_routing, decide_alerts, merge_subscriptions, merge_topics
+from bot.render import plural
+from bot.routes import Routing, build_routing, merge_subscriptions, merge_topics
 from bot.scheduler import PollScheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.redis import redact
 from handlers.console import ConsoleChannel
+from handlers.telegram import TelegramChannel, TelegramFrontEnd, build_application, webhook_secret
+from handlers.web import HttpServer
 
 log = logging.getLogger("dozor.app")
 
 Progress = Callable[[Feed], None]
+FRONT_END_RETRY = 60.0
 
 
 class RoutingCache:
@@ -47,6 +57,10 @@ class RoutingCache:
         self._loaded_at = float("-inf")
         self._key: object = None
         self._routing: Routing | None = None
+
+    def invalidate(self) -> None:
+        """A chat changed its subscriptions: reload on the next poll, not in `ttl` seconds."""
+        self._loaded_at = float("-inf")
 
     async def get(self) -> Routing:
         if self._routing is not None and self._clock() - self._loaded_at < self._ttl:
@@ -71,6 +85,14 @@ class Services:
     poller: Poller
     dispatcher: Dispatcher
     channels: dict[str, Channel]
+    commands: Commands
+    telegram: TelegramFrontEnd | None = None
+    last_success: float | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def feeds(self) -> list[Feed]:
+        """feeds.yaml's feeds and every chat's own."""
+        return [*self.config.feeds, *await self.store.feeds()]
 
     async def deactivate(self, to: str, reason: str) -> None:
         """A destination is gone (blocked, deleted): its subscriptions stop, and say why in logs."""
@@ -78,7 +100,29 @@ class Services:
         for sub in subs:
             if sub.to == to and sub.active:
                 await self.store.save_subscription(replace(sub, active=False))
+        self.routing.invalidate()
         log.warning("deactivated %s: %s", to, reason, extra={"to": to})
+
+    async def move(self, old: str, new: str) -> int:
+        """A Telegram group became a supergroup: everything of `old` continues under `new`."""
+        moved = await self.store.move_destination(old, new)
+        self.routing.invalidate()
+        return moved
+
+    def on_change(self) -> None:
+        self.routing.invalidate()
+        self.changed.set()
+
+    async def health(self) -> dict[str, object]:
+        """/healthz: alive, store reachable, age of the last successful poll."""
+        report: dict[str, object] = {"ok": True, "store": "ok"}
+        try:
+            await self.store.ping()
+        except Exception as exc:  # any failure means unhealthy, and says why
+            report.update(ok=False, store=str(exc))
+        age = None if self.last_success is None else round(time.time() - self.last_success, 1)
+        report["last_successful_poll_age"] = age
+        return report
 
 
 def make_fetcher(settings: Settings) -> Fetcher:
@@ -87,9 +131,11 @@ def make_fetcher(settings: Settings) -> Fetcher:
 
 @asynccontextmanager
 async def services(settings: Settings, config: Config, *, as_json: bool) -> AsyncIterator[Services]:
-    """Everything `run` and `once` need, opened in order and closed in reverse."""
+    """Everything `run` and `once` need, opened in order and closed in reverse. Telegram is
+    wired when its token is set; if Telegram cannot be reached its alerts wait in the outbox."""
     store = await open_store(settings.redis_url, str(settings.db_path))
     fetcher = make_fetcher(settings)
+    telegram: TelegramFrontEnd | None = None
     try:
         clock = time.time
         routing = RoutingCache(config, store, clock)
@@ -100,11 +146,41 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
         async def on_gone(to: str, reason: str) -> None:
             await holder[0].deactivate(to, reason)
 
-        dispatcher = Dispatcher(store, channels, clock=clock, on_gone=on_gone)
-        svc = Services(settings, config, store, fetcher, routing, poller, dispatcher, channels)
+        async def load_feed(url: str) -> ParsedFeed:
+            await validate_feed_url(url, allow_private=settings.allow_private_networks)
+            result = await fetcher.fetch(url)
+            return await parse_feed_async(
+                result.body, url=result.url, content_type=result.content_type
+            )
+
+        def on_change() -> None:
+            holder[0].on_change()
+
+        commands = Commands(
+            store=store,
+            config=config,
+            admins=settings.admins,
+            load_feed=load_feed,
+            clock=clock,
+            on_change=on_change,
+        )
+        dispatcher = Dispatcher(store, channels, clock=clock, on_gone=on_gone, chat=store.chat)
+        svc = Services(
+            settings, config, store, fetcher, routing, poller, dispatcher, channels, commands
+        )
         holder.append(svc)
+        if settings.telegram_token:
+            telegram = TelegramFrontEnd(
+                build_application(settings.telegram_token, settings.telegram_api_url), commands
+            )
+            svc.telegram = telegram
+            channels["telegram"] = TelegramChannel(
+                telegram.application.bot, chat_settings=store.chat, move=svc.move
+            )
         yield svc
     finally:
+        if telegram is not None:
+            await telegram.stop()
         await fetcher.aclose()
         await store.close()
 
@@ -153,126 +229,112 @@ async def run_once(
 ) -> OnceResult:
     """One cycle of `run`: poll every feed, then deliver everything due."""
     async with services(settings, config, as_json=as_json) as svc:
-        reports = await poll_all(svc, config.feeds, progress)
+        if svc.telegram is not None and not await connect_telegram(svc.telegram):
+            del svc.channels["telegram"]  # its alerts wait in the outbox for the next run
+        reports = await poll_all(svc, await svc.feeds(), progress)
         delivery = await svc.dispatcher.drain()
         return OnceResult(reports, delivery)
 
 
-@dataclass(frozen=True, slots=True)
-class ScanFailure:
-    feed: Feed
-    error: str
-
-
-async def run_scan(
-    settings: Settings,
-    config: Config,
-    *,
-    show_all: bool,
-    emit: Callable[[dict[str, object]], None],
-    progress: Progress | None = None,
-) -> list[ScanFailure]:
-    """Fetch and parse every feed once, print what matches (or everything); touches no store.
-
-    Feeds are fetched concurrently; lines come out in the config's feed order, each feed's as
-    soon as it and the feeds before it are done."""
-    routing = build_routing(list(config.topics), list(config.subscriptions))
-    failures: list[ScanFailure] = []
-    async with make_fetcher(settings) as fetcher:
-
-        async def one(feed: Feed) -> list[dict[str, object]]:
-            try:
-                result = await fetcher.fetch(feed.url)
-            except FetchError as exc:
-                failures.append(ScanFailure(feed, str(exc)))
-                return []
-            finally:
-                if progress:
-                    progress(feed)
-            parsed = await parse_feed_async(
-                result.body, url=result.url, content_type=result.content_type
-            )
-            if not parsed.items and parsed.warning:
-                failures.append(ScanFailure(feed, parsed.warning))
-            return scan_lines(feed, parsed.items, routing, show_all=show_all)
-
-        tasks = [asyncio.create_task(one(feed)) for feed in config.feeds]
-        for task in tasks:
-            for line in await task:
-                emit(line)
-    return failures
-
-
-def scan_lines(
-    feed: Feed, items: Sequence[Item], routing: Routing, *, show_all: bool
-) -> list[dict[str, object]]:
-    """One line per item and (topic, destination) it matched; unmatched items with --all."""
-    lines: list[dict[str, object]] = []
-    for item in items:
-        printed: set[tuple[str, str]] = set()
-        for alert in decide_alerts(feed, [item], routing, now=time.time()):
-            if (alert.topic, alert.to) not in printed:  # "both" mode: one line, not two
-                printed.add((alert.topic, alert.to))
-                lines.append(alert.contract())
-        if not printed and show_all:
-            lines.append(unmatched_line(feed, item))
-    return lines
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def unmatched_line(feed: Feed, item: Item) -> dict[str, object]:
-    """`scan --all`'s line for an item no topic matched: the contract's keys, topic and to null."""
-    return {
-        "topic": None,
-        "to": None,
-        "feed": feed.name,
-        "id": item.key,
-        "url": item.url,
-        "title": item.title,
-        "summary": item.summary,
-        "published": iso_utc(item.published),
-        "matched": [],
-    }
+async def connect_telegram(front: TelegramFrontEnd) -> bool:
+    """Initialise the bot (getMe): False, with a clear log line, if Telegram says no."""
+    try:
+        await front.application.initialize()
+    except InvalidToken:
+        log.error("TELEGRAM_BOT_TOKEN was refused by Telegram: check the token (alerts wait)")
+        return False
+    except NetworkError as exc:
+        log.error("Telegram cannot be reached (%s); its alerts wait in the outbox", exc)
+        return False
+    return True
 
 
 async def run_service(settings: Settings, config: Config, *, as_json: bool) -> None:
-    """`dozor run`: scheduler and dispatcher until SIGINT/SIGTERM; in-flight work finishes."""
+    """`dozor run`: scheduler, dispatcher, HTTP server and chat front ends on one loop until
+    SIGINT/SIGTERM; then in-flight polls and deliveries finish and nothing is lost."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with services(settings, config, as_json=as_json) as svc:
-        wake = asyncio.Event()
-        instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    try:
+        async with services(settings, config, as_json=as_json) as svc:
+            await _serve(svc, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
-        def on_report(report: PollReport) -> None:
-            if report.alerts:
-                wake.set()
 
-        scheduler = PollScheduler(
-            poller=svc.poller,
-            store=svc.store,
-            instance=instance,
-            clock=time.time,
-            on_report=on_report,
-        )
-        scheduler.start(config.feeds)
-        log.info(
-            "watching %s for %s (%s); %s",
-            plural(len(config.feeds), "feed"),
-            plural(len(config.topics), "topic"),
-            ", ".join(t.name for t in config.topics),
-            f"Redis store at {redact(settings.redis_url)}"
-            if settings.redis_url
-            else f"SQLite store at {settings.db_path}",
-        )
-        dispatcher_task = asyncio.create_task(svc.dispatcher.run(stop, wake))
-        await stop.wait()
-        log.info("stopping: finishing polls and deliveries in flight")
-        await scheduler.stop()
-        await dispatcher_task
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
+async def _serve(svc: Services, stop: asyncio.Event) -> None:
+    settings, config = svc.settings, svc.config
+    wake = asyncio.Event()
+    instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def on_report(report: PollReport) -> None:
+        if report.outcome in ("new", "unchanged", "not_modified"):
+            svc.last_success = time.time()
+        if report.alerts:
+            wake.set()
+
+    scheduler = PollScheduler(
+        poller=svc.poller, store=svc.store, instance=instance, clock=time.time, on_report=on_report
+    )
+    scheduler.start(await svc.feeds())
+    http = HttpServer(port=settings.http_port, health=svc.health)
+    tasks = [
+        asyncio.create_task(svc.dispatcher.run(stop, wake)),
+        asyncio.create_task(_resync(svc, scheduler, stop)),
+    ]
+    if svc.telegram is not None:
+        webhook = settings.telegram_webhook_url
+        if webhook and settings.telegram_token:
+            secret = webhook_secret(settings.telegram_token)
+            http.add_telegram_webhook(
+                urlsplit(webhook).path or "/", secret, svc.telegram.feed_update
+            )
+        tasks.append(asyncio.create_task(_keep_telegram(svc.telegram, webhook, stop)))
+    await http.start()
+    log.info(
+        "watching %s for %s (%s); %s",
+        plural(len(config.feeds), "feed"),
+        plural(len(config.topics), "topic"),
+        ", ".join(t.name for t in config.topics),
+        f"Redis store at {redact(settings.redis_url)}"
+        if settings.redis_url
+        else f"SQLite store at {settings.db_path}",
+    )
+    await stop.wait()
+    log.info("stopping: finishing polls and deliveries in flight")
+    await scheduler.stop()
+    await asyncio.gather(*tasks)
+    await http.stop()
+
+
+async def _resync(svc: Services, scheduler: PollScheduler, stop: asyncio.Event) -> None:
+    """Chats add and remove feeds: follow them, at once after a change, else every 30 s."""
+    while not stop.is_set():
+        svc.changed.clear()
+        try:
+            scheduler.sync(await svc.feeds())
+        except Exception:
+            log.exception("could not read chats' feeds; retrying")
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(svc.changed.wait())]
+        _, pending = await asyncio.wait(waiters, timeout=30, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
+
+
+async def _keep_telegram(front: TelegramFrontEnd, webhook: str | None, stop: asyncio.Event) -> None:
+    """Start the Telegram front end, retrying while Telegram is unreachable; a refused token
+    is said once, plainly, and the rest of Dozor keeps running."""
+    secret = webhook_secret(front.application.bot.token)
+    while not stop.is_set():
+        try:
+            await front.start(webhook_url=webhook, secret=secret)
+            return
+        except InvalidToken:
+            log.error("TELEGRAM_BOT_TOKEN was refused by Telegram: check the token")
+            return
+        except NetworkError as exc:
+            log.warning("Telegram cannot be reached (%s); retrying in %.0fs", exc, FRONT_END_RETRY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FRONT_END_RETRY)

@@ -23,7 +23,7 @@ from dotenv import dotenv_values
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot import app, logs
+from bot import app, logs, scan
 from bot.config import Config, ConfigError, load_config
 from bot.match import Hit
 from bot.models import Alert, Feed, FeedState, iso_utc
@@ -188,7 +188,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings, err: Console) -> int:
 
     with progress_bar(err, config.feeds, "scanning") as tick:
         failures = asyncio.run(
-            app.run_scan(settings, config, show_all=args.all, emit=emit, progress=tick)
+            scan.run_scan(settings, config, show_all=args.all, emit=emit, progress=tick)
         )
     for failure in failures:
         err.print(f"failed: {failure.feed.name}: {failure.error}", markup=False)

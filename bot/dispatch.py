@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.models import Alert, OutboxEntry
+from bot.models import Alert, Chat, OutboxEntry
 from bot.store.base import Store
 
 log = logging.getLogger("dozor.dispatch")
 
 UNCONFIGURED_RETRY = 300.0
 MAX_RETRY_DELAY = 900.0
+MUTE_RECHECK = 30.0  # a muted chat's alerts look again this often, so /mute off acts quickly
 
 
 class DeliveryError(Exception):
@@ -53,7 +54,7 @@ def platform_of(destination: str) -> str:
 
 def retry_delay(attempts: int, retry_after: float | None) -> float:
     """Exponential: 2, 4, 8 … seconds up to 15 minutes; a server's retry-after wins if longer."""
-    return max(min(2.0 ** max(attempts, 1), MAX_RETRY_DELAY), retry_after or 0.0)
+    return max(min(2.0 ** min(max(attempts, 1), 20), MAX_RETRY_DELAY), retry_after or 0.0)
 
 
 @dataclass(slots=True)
@@ -61,12 +62,14 @@ class DispatchReport:
     sent: list[Alert] = field(default_factory=list)
     retried: int = 0
     dropped: int = 0
+    held: int = 0  # muted destinations: their alerts wait
     waiting: Counter[str] = field(default_factory=Counter)  # platform -> alerts with no channel
 
     def add(self, other: DispatchReport) -> None:
         self.sent.extend(other.sent)
         self.retried += other.retried
         self.dropped += other.dropped
+        self.held += other.held
         self.waiting.update(other.waiting)
 
 
@@ -78,6 +81,7 @@ class Dispatcher:
         *,
         clock: Callable[[], float],
         on_gone: Callable[[str, str], Awaitable[None]],
+        chat: Callable[[str], Awaitable[Chat]] | None = None,
         lease: float = 120.0,
         batch: int = 100,
     ) -> None:
@@ -85,6 +89,7 @@ class Dispatcher:
         self._channels = channels
         self._clock = clock
         self._on_gone = on_gone
+        self._chat = chat
         self._lease = lease
         self._batch = batch
 
@@ -131,12 +136,18 @@ class Dispatcher:
     async def _deliver_in_order(
         self, entries: list[OutboxEntry], stop: asyncio.Event | None
     ) -> DispatchReport:
-        """One destination's alerts, in order; on shutdown the rest go back to the outbox."""
+        """One destination's alerts, in order; on shutdown the rest go back to the outbox, and
+        a muted destination's wait until the mute ends (they are never dropped)."""
         report = DispatchReport()
+        if await self._hold_if_muted(entries):
+            report.held += len(entries)
+            return report
         for index, entry in enumerate(entries):
             if stop is not None and stop.is_set():
                 for rest in entries[index:]:
-                    await self._store.retry(rest.id, not_before=self._clock(), error="shutdown")
+                    await self._store.retry(
+                        rest.id, not_before=self._clock(), error="shutdown", failed=False
+                    )
                 return report
             platform = platform_of(entry.alert.to)
             channel = self._channels.get(platform)
@@ -146,6 +157,7 @@ class Dispatcher:
                         waiting.id,
                         not_before=self._clock() + UNCONFIGURED_RETRY,
                         error=f"{platform} is not configured",
+                        failed=False,
                     )
                 report.waiting[platform] += len(entries) - index
                 return report
@@ -169,12 +181,24 @@ class Dispatcher:
                 report.retried += len(entries) - index
                 for later in entries[index + 1 :]:  # keep the destination's order
                     await self._store.retry(
-                        later.id, not_before=self._clock() + delay, error="queued"
+                        later.id, not_before=self._clock() + delay, error="queued", failed=False
                     )
                 return report
             await self._store.ack(entry.id)
             report.sent.append(entry.alert)
         return report
+
+    async def _hold_if_muted(self, entries: list[OutboxEntry]) -> bool:
+        if self._chat is None:
+            return False
+        now = self._clock()
+        chat = await self._chat(entries[0].alert.to)
+        if not chat.muted(now) or chat.mute_until is None:
+            return False
+        until = min(chat.mute_until, now + MUTE_RECHECK)
+        for entry in entries:
+            await self._store.retry(entry.id, not_before=until, error="muted", failed=False)
+        return True
 
     async def _send(self, channel: Channel, entry: OutboxEntry) -> None:
         """A channel's unexpected exception is a transient failure, logged in full, never a

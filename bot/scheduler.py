@@ -45,26 +45,11 @@ class PollScheduler:
         self._on_report = on_report
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._feeds: dict[str, Feed] = {}
         self._stopping = False
 
     def start(self, feeds: Sequence[Feed]) -> None:
-        """Schedule every feed; first polls are spread over a few seconds, not fired at once."""
-        now = datetime.now(UTC)
-        for feed in feeds:
-            first = now + timedelta(
-                seconds=random.uniform(0, min(FIRST_POLL_SPREAD, feed.interval))  # noqa: S311
-            )
-            self._scheduler.add_job(
-                self._poll_job,
-                IntervalTrigger(seconds=feed.interval, jitter=jitter_for(feed.interval)),
-                args=[feed],
-                id=f"poll:{feed.id}",
-                name=f"poll {feed.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(int(feed.interval), 1),
-                next_run_time=first,
-            )
+        """Schedule every feed and the upkeep job, and start the scheduler."""
         self._scheduler.add_job(
             self._upkeep,
             IntervalTrigger(seconds=UPKEEP_EVERY, jitter=60),
@@ -73,17 +58,46 @@ class PollScheduler:
             coalesce=True,
         )
         self._scheduler.start()
+        self.sync(feeds)
+
+    def sync(self, feeds: Sequence[Feed]) -> None:
+        """Make the jobs match `feeds`: new feeds get a job (first poll within a few seconds),
+        removed or changed ones lose theirs. Unchanged jobs keep their timing."""
+        wanted = {feed.id: feed for feed in feeds}
+        for feed_id, feed in list(self._feeds.items()):
+            if wanted.get(feed_id) != feed:
+                self._scheduler.remove_job(f"poll:{feed_id}")
+                del self._feeds[feed_id]
+        now = datetime.now(UTC)
+        for feed_id, feed in wanted.items():
+            if feed_id in self._feeds:
+                continue
+            spread = random.uniform(0, min(FIRST_POLL_SPREAD, feed.interval))  # noqa: S311
+            self._scheduler.add_job(
+                self._poll_job,
+                IntervalTrigger(seconds=feed.interval, jitter=jitter_for(feed.interval)),
+                args=[feed],
+                id=f"poll:{feed_id}",
+                name=f"poll {feed.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(int(feed.interval), 1),
+                next_run_time=now + timedelta(seconds=spread),
+            )
+            self._feeds[feed_id] = feed
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop scheduling and wait (bounded) for polls in flight to finish their commit."""
         self._stopping = True
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()  # no new polls; shutdown() would cancel the running ones
         if self._in_flight:
             log.info("waiting for %d polls in flight", len(self._in_flight))
             _, pending = await asyncio.wait(self._in_flight, timeout=grace)
             for task in pending:
                 task.cancel()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
 
     async def _poll_job(self, feed: Feed) -> None:
         if self._stopping:

@@ -98,7 +98,7 @@ def _zone(parts: list[str], usage: str) -> str:
         return "UTC"
     try:
         ZoneInfo(parts[0])
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise TimeSpecError(
             f"{parts[0]!r} is not a time zone (an IANA name like Europe/Minsk)"
         ) from None

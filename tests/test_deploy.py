@@ -62,3 +62,14 @@ def test_env_example_lists_every_design_variable() -> None:
     text = (REPO / ".env.example").read_text()
     for name in DESIGN_VARIABLES:
         assert re.search(rf"^#? ?{name}=", text, re.MULTILINE), name
+
+
+def test_readme_documents_every_chat_command_and_variable() -> None:
+    from bot.commands.catalog import CATALOG
+
+    readme = (REPO / "README.md").read_text()
+    for command in CATALOG:
+        assert f"`/{command.name}" in readme, command.name
+    env = (REPO / ".env.example").read_text()
+    for name in re.findall(r"^# ?([A-Z_]+)=", env, re.MULTILINE):
+        assert f"`{name}`" in readme, name

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.dispatch import DeliveryError, Dispatcher
+from bot.dispatch import MUTE_RECHECK, DeliveryError, Dispatcher
 from bot.fetch import Fetcher
 from bot.match import parse_keyword_line
-from bot.models import Alert, Feed, Subscription, Topic
+from bot.models import Alert, Chat, Feed, Subscription, Topic
 from bot.parse import parse_feed
 from bot.poll import Poller
 from bot.routes import Routing, build_routing
@@ -92,7 +92,13 @@ async def open_rig(
                     await store.save_subscription(replace(sub, active=False))
 
         poller = Poller(fetch=fetcher.fetch, store=store, routing=get_routing, clock=clock)
-        dispatcher = Dispatcher(store, channels, clock=clock, on_gone=on_gone)  # type: ignore[arg-type]
+        dispatcher = Dispatcher(
+            store,
+            channels,  # type: ignore[arg-type]
+            clock=clock,
+            on_gone=on_gone,
+            chat=store.chat,
+        )
         return Rig(store, poller, dispatcher, out, clock)
 
     yield make
@@ -297,3 +303,35 @@ def test_private_feed_feeds_its_owner_only() -> None:
     feed = Feed(url="https://news.example/rss", name="Mine", owner="telegram:1")
     alerts = decide_alerts(feed, parsed.items, routing, now=0)
     assert [a.to for a in alerts] == ["telegram:1"]
+
+
+async def test_a_muted_chat_gets_its_alerts_when_the_mute_ends(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()
+    await rig.store.save_chat(Chat("console", mute_until=rig.clock.now + 3600))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    report = await rig.dispatcher.drain()
+    assert (len(report.sent), report.held) == (0, 3)
+    assert rig.printed() == []
+    rig.clock.now += 1800  # still muted: held again, never dropped
+    assert (await rig.dispatcher.drain()).held == 3
+    rig.clock.now += 1800
+    report = await rig.dispatcher.drain()
+    assert len(report.sent) == 3
+    assert sorted(p["title"] for p in rig.printed()) == sorted(e.title for e in MATCHING)
+    assert await rig.store.outbox_depth() == 0
+
+
+async def test_mute_off_releases_held_alerts_within_a_recheck(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()
+    await rig.store.save_chat(Chat("console", mute_until=rig.clock.now + 86_400))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert (await rig.dispatcher.drain()).held == 3
+    await rig.store.save_chat(Chat("console"))  # /mute off
+    rig.clock.now += MUTE_RECHECK
+    assert len((await rig.dispatcher.drain()).sent) == 3

@@ -297,6 +297,15 @@ async def test_retry_reschedules_and_counts_attempts(store: Store) -> None:
     assert await store.claim(now=9999.0, lease=30, limit=10) == []
 
 
+async def test_a_hold_reschedules_without_counting_an_attempt(store: Store) -> None:
+    await commit(store, ["a"], [alert("a")])
+    [entry] = await store.claim(now=1000.0, lease=30, limit=10)
+    await store.retry(entry.id, not_before=1500.0, error="muted", failed=False)
+    assert await store.claim(now=1499.0, lease=30, limit=10) == []
+    [again] = await store.claim(now=1500.0, lease=30, limit=10)
+    assert (again.id, again.attempts) == (entry.id, 0)
+
+
 # --- concurrency ----------------------------------------------------------------------------
 async def test_concurrent_commits_enqueue_once(store: Store) -> None:
     alerts = [alert(f"a{i}") for i in range(20)]

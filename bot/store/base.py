@@ -74,9 +74,12 @@ class Store(Protocol):
     async def ack(self, entry_id: str) -> None:
         """The channel accepted the alert: it leaves the outbox. An unknown id is a no-op."""
 
-    async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
-        """Delivery failed for now: due again at `not_before`, its attempts counted and the
-        error kept. An entry already acked stays gone."""
+    async def retry(
+        self, entry_id: str, *, not_before: float, error: str, failed: bool = True
+    ) -> None:
+        """Not delivered for now: due again at `not_before`, with the reason kept. `failed`
+        counts an attempt (backoff grows); a hold (mute, shutdown, queued behind another
+        alert) does not. An entry already acked stays gone."""
 
     async def outbox_depth(self) -> int: ...
 

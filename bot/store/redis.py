@@ -236,12 +236,14 @@ class RedisStore:
                 pipe.hdel(k.outbox_errors(), entry_id)
                 await pipe.execute()
 
-    async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
+    async def retry(
+        self, entry_id: str, *, not_before: float, error: str, failed: bool = True
+    ) -> None:
         k = self._keys
         with self._errors("reschedule an outbox entry"):
             await self._retry(
                 keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts(), k.outbox_errors()],
-                args=[entry_id, _num(not_before), error],
+                args=[entry_id, _num(not_before), error, int(failed)],
             )
 
     async def outbox_depth(self) -> int:

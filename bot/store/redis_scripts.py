@@ -69,11 +69,12 @@ end
 return out
 """
 
-# KEYS: due, data, attempts, errors. ARGV: id, not_before, error. An acked entry stays gone.
+# KEYS: due, data, attempts, errors. ARGV: id, not_before, error, 1 to count an attempt or 0.
+# An acked entry stays gone.
 RETRY = """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('HINCRBY', KEYS[3], ARGV[1], tonumber(ARGV[4]))
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
 return 1
 """

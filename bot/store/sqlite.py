@@ -235,11 +235,13 @@ class SqliteStore:
     async def ack(self, entry_id: str) -> None:
         await self._change("ack an outbox entry", "DELETE FROM outbox WHERE id = ?", (entry_id,))
 
-    async def retry(self, entry_id: str, *, not_before: float, error: str) -> None:
+    async def retry(
+        self, entry_id: str, *, not_before: float, error: str, failed: bool = True
+    ) -> None:
         await self._change(
             "reschedule an outbox entry",
-            "UPDATE outbox SET due = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-            (not_before, error, entry_id),
+            "UPDATE outbox SET due = ?, attempts = attempts + ?, last_error = ? WHERE id = ?",
+            (not_before, int(failed), error, entry_id),
         )
 
     async def outbox_depth(self) -> int:

@@ -62,6 +62,9 @@ import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -373,6 +376,7 @@ class FakeTelegram:
         self._poll_generation = 0
         self._allowed: frozenset[str] | None = None  # None: Telegram's default set
         self._webhook: JSON | None = None
+        self._webhook_answers: list[int] = []
         self._commands: dict[str, list[JSON]] = {}
         self._last_commands: list[JSON] = []
         self._sent: list[SentMessage] = []
@@ -703,6 +707,38 @@ class FakeTelegram:
     def webhook(self) -> JSON | None:
         with self._changed:
             return dict(self._webhook) if self._webhook else None
+
+    @property
+    def webhook_answers(self) -> list[int]:
+        """The HTTP status of every update pushed to the webhook, in order."""
+        with self._changed:
+            return list(self._webhook_answers)
+
+    def post_webhook(self, update: Mapping[str, Any], *, secret: str | None = None) -> int:
+        """POST `update` to the registered webhook as Telegram does, with the registered
+        secret token unless `secret` says otherwise; returns the HTTP status."""
+        with self._changed:
+            hook = dict(self._webhook or {})
+        if not hook:
+            raise RuntimeError("no webhook is set")
+        url = str(hook["url"])
+        if not _loopback(url):
+            raise RuntimeError(f"the fake posts to loopback only, not {url}")
+        token = str(hook.get("secret_token", "")) if secret is None else secret
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(update).encode(),
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": token},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status = int(answer.status)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        with self._changed:
+            self._webhook_answers.append(status)
+            self._notify()
+        return status
 
     @property
     def violations(self) -> list[Violation]:
@@ -1166,7 +1202,12 @@ class FakeTelegram:
         update_id = int(update.setdefault("update_id", next(self._update_ids)))
         kind = next((k for k in update if k != "update_id"), "")
         wanted = kind not in _OPT_IN_UPDATES if self._allowed is None else kind in self._allowed
-        (self._updates if wanted else self._dropped).append(update)
+        if wanted and self._webhook and _loopback(str(self._webhook.get("url", ""))):
+            # Telegram pushes to the webhook instead of queueing for getUpdates; a hook the
+            # fake may not reach (not loopback) keeps its updates pending, as if unreachable
+            threading.Thread(target=self.post_webhook, args=(update,), daemon=True).start()
+        else:
+            (self._updates if wanted else self._dropped).append(update)
         self._notify()
         return update_id
 
@@ -1338,6 +1379,10 @@ def _error(
 def _commands_key(p: _Params) -> str:
     scope = p.get_json("scope") or {"type": "default"}
     return json.dumps([scope, p.get_str("language_code") or ""], sort_keys=True)
+
+
+def _loopback(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
 
 
 def _utf16_len(text: str) -> int:

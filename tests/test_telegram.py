@@ -1,0 +1,277 @@
+"""Telegram end to end: the real `dozor run` against the fake Bot API and a feed server, and what
+the chat receives. Every wait is on a condition (a message sent, a poll made)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.store import open_store
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeTelegram
+from tests.feeds import MATCHING, OTHER, Entry, atom, rss
+from tests.service import Service, wait_until
+
+CONFIG = """\
+defaults: {{interval: 1s, backfill: {backfill}}}
+feeds:
+  - {{url: "{url}", name: Local News}}
+topics:
+  belarus:
+    keywords:
+      - Lukashenko | Лукашэнк*
+      - Minsk | Минск*
+      - Belarus* | Białoru*
+{subscriptions}"""
+
+PRIVATE, GROUP = 42, -1001
+
+
+def write_config(
+    workdir: Path, server: FeedServer, *, backfill: int = 0, subscriptions: str = ""
+) -> None:
+    text = CONFIG.format(url=server.url("/f.xml"), backfill=backfill, subscriptions=subscriptions)
+    (workdir / "feeds.yaml").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, feed_server: FeedServer) -> Path:
+    feed_server.set("/f.xml", rss(*OTHER))
+    write_config(tmp_path, feed_server)
+    return tmp_path
+
+
+@pytest.fixture
+def service(
+    workdir: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> Iterator[Service]:
+    with Service(workdir, telegram_api.env()) as running:
+        telegram_api.wait_for_call("getUpdates")  # the bot is listening
+        wait_until(lambda: feed_server.hits("/f.xml") >= 1, what="first poll")
+        yield running
+
+
+def command(api: FakeTelegram, chat: int, text: str, **kwargs: object) -> str:
+    """Send a command, wait for the bot's reply, return what the user reads."""
+    before = len(api.sent(chat))
+    api.send_text(chat, text, **kwargs)  # type: ignore[arg-type]
+    return api.wait_for_sent(before + 1, chat_id=chat)[before].plain
+
+
+def publish(server: FeedServer, *entries: Entry) -> None:
+    server.set("/f.xml", rss(*entries, *OTHER))
+
+
+def test_subscribe_then_one_well_formed_alert(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    assert {c["command"] for c in telegram_api.commands} >= {"subscribe", "help", "add"}
+    reply = command(telegram_api, PRIVATE, "/subscribe belarus")
+    assert reply.startswith("Subscribed to belarus: 3 keyword lines")
+    story = Entry(
+        "Лукашенко провёл совещание в Минске",
+        "https://news.example/a/1?utm_source=rss#top",
+        "a1",
+        description="<p>Совещание прошло <b>во вторник</b>.</p>",
+    )
+    publish(feed_server, story)
+    alert = telegram_api.wait_for_sent(2, chat_id=PRIVATE)[1]
+    assert alert.parse_mode == "HTML" and alert.disable_preview
+    assert alert.text.startswith('<a href="https://news.example/a/1"><b>Лукашенко провёл')
+    assert alert.plain.splitlines() == [
+        story.title,
+        "Local News · 2025-09-12 08:00 UTC",
+        "🔎 Lukashenko, Minsk",
+        "Совещание прошло во вторник.",
+    ]
+    hits = feed_server.hits("/f.xml")
+    wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2, what="two more polls")
+    assert len(telegram_api.sent(PRIVATE)) == 2  # once, not again
+
+
+def test_group_needs_an_admin_to_subscribe(service: Service, telegram_api: FakeTelegram) -> None:
+    telegram_api.set_admins(GROUP, [8])
+    refused = command(
+        telegram_api, GROUP, "/subscribe@dozor_test_bot belarus", user_id=7, chat_type="supergroup"
+    )
+    assert refused.startswith("Only this chat's administrators")
+    shown = command(telegram_api, GROUP, "/list", user_id=7, chat_type="supergroup")
+    assert "not subscribed" in shown.lower() or "no subscriptions" in shown.lower()
+    accepted = command(telegram_api, GROUP, "/subscribe belarus", user_id=8, chat_type="supergroup")
+    assert accepted.startswith("Subscribed to belarus")
+
+
+def test_markup_in_a_headline_shows_literally(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    title = "Lukashenko <b>not bold</b> & </a> <script>x</script> @channel"
+    feed_server.set("/f.xml", atom(Entry(title, "https://news.example/x", "x1"), *OTHER))
+    alert = telegram_api.wait_for_sent(2, chat_id=PRIVATE)[1]
+    assert alert.plain.splitlines()[0] == title
+    assert "&lt;b&gt;not bold&lt;/b&gt; &amp; &lt;/a&gt;" in alert.text
+
+
+def test_flood_control_is_honoured_and_the_alert_arrives_once(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    telegram_api.fail("sendMessage", error_code=429, retry_after=1, chat_id=PRIVATE)
+    publish(feed_server, MATCHING[0])
+    sent = telegram_api.wait_for_sent(2, chat_id=PRIVATE, timeout=20)
+    refused = [c for c in telegram_api.calls("sendMessage") if c.status == 429]
+    assert len(refused) == 1 and sent[1].time - refused[0].time >= 1.0
+    hits = feed_server.hits("/f.xml")
+    wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2)
+    assert [m.plain.splitlines()[0] for m in telegram_api.sent(PRIVATE)[1:]] == [MATCHING[0].title]
+
+
+def test_blocked_chat_is_deactivated(
+    workdir: Path, service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    telegram_api.blocked(PRIVATE)
+    publish(feed_server, MATCHING[0])
+    telegram_api.wait_for_call("sendMessage", count=2)
+    code, log = service.stop()
+    assert code == 0 and "deactivated telegram:42" in log
+
+    async def subscriptions() -> list[object]:
+        store = await open_store(None, str(workdir / "dozor.db"))
+        try:
+            return list(await store.subscriptions())
+        finally:
+            await store.close()
+
+    (sub,) = asyncio.run(subscriptions())
+    assert sub.active is False  # type: ignore[attr-defined]
+
+
+def test_migrated_group_gets_its_alerts_under_the_new_id(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    telegram_api.set_admins(GROUP, [8])
+    command(telegram_api, GROUP, "/subscribe belarus", user_id=8, chat_type="group")
+    telegram_api.migrate(GROUP, -1009)
+    publish(feed_server, MATCHING[0])
+    (alert,) = telegram_api.wait_for_sent(1, chat_id=-1009, timeout=20)
+    assert alert.plain.startswith(MATCHING[0].title)
+    listed = command(telegram_api, -1009, "/list", user_id=8, chat_type="supergroup")
+    assert "belarus" in listed
+
+
+def test_keyword_edits_touch_one_chat_only(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    other = 43
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    command(telegram_api, other, "/subscribe belarus", user_id=other)
+    assert command(telegram_api, PRIVATE, "/exclude belarus Minsk").startswith("Excluded")
+    assert command(telegram_api, PRIVATE, "/add belarus Tsikhanouskaya | Ціханоўская").startswith(
+        "Added"
+    )
+    removed = command(telegram_api, other, "/remove belarus Belarus*", user_id=other)
+    assert removed.startswith("Removed")
+    publish(
+        feed_server,
+        Entry("Lukashenko arrives in Minsk", "https://news.example/m", "m1"),
+        Entry("Ціханоўская выступіла ў Сейме", "https://news.example/t", "t1"),
+        Entry("Belarusian potash exports fall", "https://news.example/p", "p1"),
+    )
+    mine = telegram_api.wait_for_sent(5, chat_id=PRIVATE)[3:]  # 3 replies, then alerts
+    theirs = telegram_api.wait_for_sent(3, chat_id=other)[2:]
+    hits = feed_server.hits("/f.xml")
+    wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2)
+    mine = telegram_api.sent(PRIVATE)[3:]
+    theirs = telegram_api.sent(other)[2:]
+    assert sorted(m.plain.splitlines()[0] for m in mine) == [
+        "Belarusian potash exports fall",
+        "Ціханоўская выступіла ў Сейме",
+    ]
+    assert [m.plain.splitlines()[0] for m in theirs] == ["Lukashenko arrives in Minsk"]
+
+
+def test_restart_in_a_burst_delivers_every_alert_once(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    chats = list(range(1000, 1025))
+    subs = "subscriptions:\n" + "".join(
+        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
+    )
+    write_config(tmp_path, feed_server, backfill=10, subscriptions=subs)
+    feed_server.set("/f.xml", rss(MATCHING[0], MATCHING[1]))
+    with Service(tmp_path, telegram_api.env()) as first:
+        telegram_api.wait_for_sent(10, timeout=30)
+        code, _ = first.stop()
+        assert code == 0
+    partial = len(telegram_api.sent())
+    with Service(tmp_path, telegram_api.env()) as second:
+        telegram_api.wait_for_sent(50, timeout=60)
+        hits = feed_server.hits("/f.xml")
+        wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2)
+        second.stop()
+    delivered = [(m.chat_id, m.plain.splitlines()[0]) for m in telegram_api.sent()]
+    assert len(delivered) == 50 and len(set(delivered)) == 50, (partial, delivered)
+    assert not telegram_api.violations
+
+
+def test_a_command_for_another_bot_is_left_alone(
+    service: Service, telegram_api: FakeTelegram
+) -> None:
+    telegram_api.set_admins(GROUP, [8])
+    telegram_api.send_text(GROUP, "/subscribe@other_bot belarus", user_id=8, chat_type="group")
+    mine = command(telegram_api, GROUP, "/list@Dozor_Test_Bot", user_id=8, chat_type="group")
+    assert "belarus" not in mine.split("\n")[0]  # the other bot's /subscribe did nothing
+    assert len(telegram_api.sent(GROUP)) == 1  # and got no answer from us
+
+
+def test_mute_holds_alerts_until_mute_off(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    muted = command(telegram_api, PRIVATE, "/mute 8h")
+    assert muted.startswith("Muted for 8h, until "), muted
+    publish(feed_server, MATCHING[0])
+    hits = feed_server.hits("/f.xml")
+    wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2, what="polls while muted")
+    assert len(telegram_api.sent(PRIVATE)) == 2  # replies only: the alert waits
+    unmuted = command(telegram_api, PRIVATE, "/mute off")
+    assert unmuted == "Unmuted: 1 alert waiting will arrive within a minute."
+    alert = telegram_api.wait_for_sent(4, chat_id=PRIVATE, timeout=60)[3]
+    assert alert.plain.startswith(MATCHING[0].title)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_webhook_mode_takes_updates_with_the_secret_only(
+    workdir: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram/hook"
+    env = {**telegram_api.env(), "TELEGRAM_WEBHOOK_URL": hook, "DOZOR_HTTP_PORT": str(port)}
+    with Service(workdir, env) as running:
+        telegram_api.wait_for_call("setWebhook")
+        wait_until(lambda: feed_server.hits("/f.xml") >= 1, what="first poll")
+        registered = telegram_api.webhook
+        assert registered is not None and registered["url"] == hook
+        secret = str(registered["secret_token"])
+        assert len(secret) >= 32 and telegram_api.token not in secret
+        assert not telegram_api.calls("getUpdates")  # no long polling beside the webhook
+        forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "text": "/subscribe"}}
+        assert telegram_api.post_webhook(forged, secret="wrong") == 401
+        reply = command(telegram_api, PRIVATE, "/subscribe belarus")
+        assert reply.startswith("Subscribed to belarus")
+        assert telegram_api.webhook_answers == [401, 200]
+        publish(feed_server, MATCHING[0])
+        alert = telegram_api.wait_for_sent(2, chat_id=PRIVATE)[1]
+        assert alert.plain.startswith(MATCHING[0].title)
+        code, log = running.stop()
+    assert code == 0 and "wrong secret" in log
