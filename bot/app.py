@@ -20,6 +20,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+import aiohttp
+from slack_sdk.errors import SlackApiError
 from telegram.error import InvalidToken, NetworkError
 
 from bot.commands import Commands
@@ -36,6 +38,7 @@ from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.redis import redact
 from handlers.console import ConsoleChannel
+from handlers.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd, build_slack_app
 from handlers.telegram import TelegramChannel, TelegramFrontEnd, build_application, webhook_secret
 from handlers.web import HttpServer
 
@@ -87,6 +90,7 @@ class Services:
     channels: dict[str, Channel]
     commands: Commands
     telegram: TelegramFrontEnd | None = None
+    slack: SlackFrontEnd | None = None
     last_success: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -136,6 +140,7 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
     store = await open_store(settings.redis_url, str(settings.db_path))
     fetcher = make_fetcher(settings)
     telegram: TelegramFrontEnd | None = None
+    slack: SlackFrontEnd | None = None
     try:
         clock = time.time
         routing = RoutingCache(config, store, clock)
@@ -177,8 +182,25 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             channels["telegram"] = TelegramChannel(
                 telegram.application.bot, chat_settings=store.chat, move=svc.move
             )
+        if settings.slack_bot_token:
+            app = build_slack_app(
+                token=settings.slack_bot_token,
+                signing_secret=settings.slack_signing_secret,
+                api_url=settings.slack_api_url,
+            )
+            slack = SlackFrontEnd(
+                app,
+                commands,
+                chat_settings=store.chat,
+                app_token=settings.slack_app_token,
+                api_url=settings.slack_api_url,
+            )
+            svc.slack = slack
+            channels["slack"] = SlackChannel(app.client, chat_settings=store.chat)
         yield svc
     finally:
+        if slack is not None:
+            await slack.stop()
         if telegram is not None:
             await telegram.stop()
         await fetcher.aclose()
@@ -292,6 +314,10 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
                 urlsplit(webhook).path or "/", secret, svc.telegram.feed_update
             )
         tasks.append(asyncio.create_task(_keep_telegram(svc.telegram, webhook, stop)))
+    if svc.slack is not None:
+        if settings.slack_signing_secret:
+            http.add_slack_events(EVENTS_PATH, svc.slack.handle_http)
+        tasks.append(asyncio.create_task(_keep_slack(svc.slack, stop)))
     await http.start()
     log.info(
         "watching %s for %s (%s); %s",
@@ -336,5 +362,23 @@ async def _keep_telegram(front: TelegramFrontEnd, webhook: str | None, stop: asy
             return
         except NetworkError as exc:
             log.warning("Telegram cannot be reached (%s); retrying in %.0fs", exc, FRONT_END_RETRY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FRONT_END_RETRY)
+
+
+async def _keep_slack(front: SlackFrontEnd, stop: asyncio.Event) -> None:
+    """Connect to Slack, retrying while it is unreachable; a refused token is said plainly
+    (alerts wait in the outbox) and retried rarely, in case the app is reinstalled."""
+    while not stop.is_set():
+        try:
+            await front.start()
+            return
+        except SlackApiError as exc:
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            log.error(
+                "Slack refused SLACK_BOT_TOKEN (%s): check the token and the app's install", error
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("Slack cannot be reached (%r); retrying in %.0fs", exc, FRONT_END_RETRY)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), FRONT_END_RETRY)

@@ -89,6 +89,11 @@ TELEGRAM_OVERALL = Limit(30, 1.0)
 SLACK_PER_CHANNEL = Limit(1, 1.0)
 
 
+def slack_rules(channel: str) -> list[tuple[str, Limit]]:
+    """About 1 message/s per channel (chat.postMessage's documented pace)."""
+    return [(f"slack:{channel}", SLACK_PER_CHANNEL)]
+
+
 def telegram_rules(chat_id: int) -> list[tuple[str, Limit]]:
     """About 1 message/s per chat, 20/min per group (negative ids), 30/s overall."""
     rules = [(f"chat:{chat_id}", TELEGRAM_PER_CHAT), ("all", TELEGRAM_OVERALL)]

@@ -19,6 +19,8 @@ from bot.models import Alert
 EXCERPT_CHARS = 280
 TITLE_CHARS = 300
 TELEGRAM_LIMIT = 4096
+SLACK_SECTION_LIMIT = 3000  # characters in a section's text
+SLACK_MAX_BLOCKS = 50
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -130,3 +132,66 @@ def _flush(pieces: list[str], current: str) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters as entities: feed text can then never open a link,
+    a mention (`<!channel>`, `<@U123>`) or a date token."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_url(url: str) -> str:
+    """A URL safe inside `<url|label>`: the characters that would end or split it encoded."""
+    encoded = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
+    return encoded.replace("&", "&amp;")
+
+
+def _mrkdwn(text: str) -> dict[str, object]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def slack_alert(alert: Alert, zone: str = "UTC") -> tuple[str, list[dict[str, object]]]:
+    """Block Kit for an alert and its notification `text`: the linked bold title; a context
+    line with source, local time and matched keywords; the excerpt. All feed text escaped and
+    every text object `verbatim`, so a headline cannot mention anyone."""
+    v = view(alert, zone)
+    title = mrkdwn_escape(v.title)
+    head = f"*<{slack_url(v.url)}|{title}>*" if v.url else f"*{title}*"
+    context = " · ".join(p for p in (v.source, v.when, "🔎 " + ", ".join(v.matched)) if p)
+    blocks: list[dict[str, object]] = [
+        {"type": "section", "text": _mrkdwn(head)},
+        {"type": "context", "elements": [_mrkdwn(mrkdwn_escape(context))]},
+    ]
+    if v.excerpt:
+        blocks.append({"type": "section", "text": _mrkdwn(mrkdwn_escape(v.excerpt))})
+    fallback = mrkdwn_escape(f"{v.title} — {v.source}" if v.source else v.title)
+    return fallback, blocks
+
+
+def slack_reply(text: str) -> tuple[str, list[dict[str, object]]]:
+    """A command's plain-text answer as Slack shows it: escaped mrkdwn sections split on line
+    boundaries within Slack's limits (never inside an entity), and a short notification."""
+    pieces = _escaped_pieces(text, SLACK_SECTION_LIMIT)
+    if len(pieces) > SLACK_MAX_BLOCKS:
+        pieces = [*pieces[: SLACK_MAX_BLOCKS - 1], "… (cut: the answer is longer than Slack shows)"]
+    blocks: list[dict[str, object]] = [{"type": "section", "text": _mrkdwn(p)} for p in pieces]
+    return mrkdwn_escape(excerpt(text.split("\n", 1)[0], 150)), blocks
+
+
+def slack_code(text: str) -> list[str]:
+    """`text` as escaped mrkdwn code blocks (for a file's content), each within a section."""
+    return [f"```{p}```" for p in _escaped_pieces(text, SLACK_SECTION_LIMIT - 6)]
+
+
+def _escaped_pieces(text: str, limit: int, size: int | None = None) -> list[str]:
+    """Split the plain text (pieces of `size`), then escape: a piece whose entities push it
+    over `limit` is split again, finer, so no `&amp;` is ever cut in half."""
+    out: list[str] = []
+    for piece in split_text(text, size or limit):
+        escaped = mrkdwn_escape(piece)
+        if len(escaped) <= limit:
+            out.append(escaped)
+        else:
+            finer = min(len(piece) * limit // len(escaped), len(piece) - 1)
+            out.extend(_escaped_pieces(piece, limit, max(finer, 1)))
+    return out

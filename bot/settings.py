@@ -51,6 +51,16 @@ class Settings:
                 raise SettingsError(
                     f"DOZOR_ADMINS: {admin!r} is not a user id like telegram:123 or slack:U123"
                 )
+        slack_token, app_token = get("SLACK_BOT_TOKEN"), get("SLACK_APP_TOKEN")
+        if slack_token and not (app_token or get("SLACK_SIGNING_SECRET")):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is set but Slack cannot reach Dozor: set SLACK_APP_TOKEN "
+                "(Socket Mode, no public URL) or SLACK_SIGNING_SECRET (HTTP mode, /slack/events)"
+            )
+        if app_token and not app_token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN is an app-level token and starts with xapp-")
+        if slack_token and not slack_token.startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN is the bot token and starts with xoxb-")
         return cls(
             config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
             redis_url=get("REDIS_URL"),

@@ -55,6 +55,12 @@ class HttpServer:
 
         self.app.router.add_post(path, handle)
 
+    def add_slack_events(
+        self, path: str, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> None:
+        """POST `path`: Slack's signed requests (the handler verifies the signature)."""
+        self.app.router.add_post(path, handle)
+
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()

@@ -73,3 +73,14 @@ def test_readme_documents_every_chat_command_and_variable() -> None:
     env = (REPO / ".env.example").read_text()
     for name in re.findall(r"^# ?([A-Z_]+)=", env, re.MULTILINE):
         assert f"`{name}`" in readme, name
+
+
+def test_slack_manifest_creates_the_command_and_the_scopes_dozor_uses() -> None:
+    from handlers.slack import COMMAND, EVENTS_PATH
+
+    manifest = yaml.safe_load((REPO / "slack-manifest.yaml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == COMMAND and command["url"].endswith(EVENTS_PATH)
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "users:read"} <= scopes
+    assert manifest["settings"]["socket_mode_enabled"] is True
