@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-pytest_plugins = ["tests.fakes.feed_server", "tests.fakes.telegram_api"]  # their fixtures
+pytest_plugins = [
+    "tests.fakes.feed_server",
+    "tests.fakes.slack_api",
+    "tests.fakes.telegram_api",
+]  # their fixtures
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feeds"
 TEST_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")

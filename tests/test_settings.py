@@ -37,6 +37,9 @@ def test_values_are_read_and_secrets_stay_out_of_repr() -> None:
         ({"DOZOR_HTTP_PORT": "http"}, "DOZOR_HTTP_PORT"),
         ({"DOZOR_ALLOW_PRIVATE_NETWORKS": "maybe"}, "use 1 or 0"),
         ({"DOZOR_ADMINS": "root"}, "not a user id"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "set SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, "starts with xapp-"),
+        ({"SLACK_BOT_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}, "starts with xoxb-"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

@@ -48,7 +48,6 @@ become messages, and what the bot sends is printed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
@@ -70,11 +69,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import telegram
+
+from tests.fakes.waiting import ConditionWaits
 
 TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 BOT_USERNAME = "dozor_test_bot"
@@ -82,7 +83,6 @@ DEFAULT_USER_ID = 1001  # who speaks in a group when a test does not say
 
 ChatId = int | str
 JSON = dict[str, Any]
-_T = TypeVar("_T")
 
 _SENDS = frozenset({"sendMessage", "sendDocument", "sendPhoto"})
 _BLOCKABLE = _SENDS | {"editMessageText", "sendChatAction", "deleteMessage"}
@@ -353,7 +353,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class FakeTelegram:
+class FakeTelegram(ConditionWaits):
     """The Bot API for one bot, whose token is `token`, on 127.0.0.1 on a free port."""
 
     def __init__(
@@ -786,53 +786,6 @@ class FakeTelegram:
 
     def _calls_of(self, method: str, *, answered: bool) -> list[Call]:
         return [c for c in self.calls(method) if not answered or c.status is not None]
-
-    def _wait(
-        self,
-        probe: Callable[[], list[_T]],
-        count: int,
-        timeout: float,
-        explain: Callable[[list[_T], int, float], str],
-    ) -> list[_T]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(got := probe()) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(explain(got, count, timeout))
-                self._changed.wait(remaining)
-            return got
-
-    async def _wait_async(
-        self,
-        probe: Callable[[], list[_T]],
-        count: int,
-        timeout: float,
-        explain: Callable[[list[_T], int, float], str],
-    ) -> list[_T]:
-        loop = asyncio.get_running_loop()
-        changed = asyncio.Event()
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed
-                loop.call_soon_threadsafe(changed.set)
-
-        with self._changed:
-            self._listeners.append(wake)
-        try:
-            deadline = loop.time() + timeout
-            while True:
-                changed.clear()
-                if len(got := probe()) >= count:
-                    return got
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise AssertionError(explain(got, count, timeout))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), remaining)
-        finally:
-            with self._changed:
-                self._listeners.remove(wake)
 
     def _call_shortfall(self, got: list[Call], count: int, timeout: float) -> str:
         seen = sorted({c.method for c in self.calls()})
