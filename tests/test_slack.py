@@ -58,12 +58,18 @@ class Transport:
 
     def command(self, user: str, text: str, channel: str = NEWS) -> Response:
         before = len(self.slack.responses())
+        self.send(user, text, channel)
+        return self.slack.wait_for_responses(before + 1)[before]
+
+    def send(self, user: str, text: str, channel: str = NEWS) -> float:
+        """Deliver the command; returns how long the bot took to ack it."""
         if self.events_url is None:
             self.slack.send_slash_command(channel, user, text)
-        else:
-            status, _ = self.slack.post_slash_command(self.events_url, channel, user, text)
-            assert status == 200
-        return self.slack.wait_for_responses(before + 1)[before]
+            return float(self.slack.wait_for_acks(len(self.slack.acks) + 1)[-1].elapsed or 99)
+        started = time.monotonic()
+        status, _ = self.slack.post_slash_command(self.events_url, channel, user, text)
+        assert status == 200
+        return time.monotonic() - started
 
 
 @pytest.fixture(params=["socket", "http"])
@@ -155,6 +161,19 @@ def test_reads_are_ephemeral_and_changes_follow_the_channel_owner(
     assert alert.plain.startswith("Ціханоўская выступіла ў Сейме")
 
 
+def test_a_slow_command_is_acked_at_once_and_answered_later(
+    transport: Transport, slack_api: FakeSlack
+) -> None:
+    transport.command(ANNA, "subscribe belarus")
+    slack_api.fail("users.info", delay=4.0)  # is Boris an admin? Slack takes its time
+    before = len(slack_api.responses())
+    started = time.monotonic()
+    assert transport.send(BORIS, "unsubscribe belarus") < 3.0
+    answer = slack_api.wait_for_responses(before + 1, timeout=15)[before]
+    assert answer.time - started >= 4.0
+    assert answer.plain.startswith("Only this chat's administrators")
+
+
 def test_a_headline_with_mentions_arrives_inert(
     transport: Transport, slack_api: FakeSlack, feed_server: FeedServer
 ) -> None:
@@ -220,3 +239,15 @@ def test_http_mode_refuses_bad_signatures_and_old_timestamps(
         assert "belarus" not in listed.plain.splitlines()[0]  # nothing was subscribed
         assert not slack_api.posted()
         running.stop()
+
+
+def test_a_refused_token_is_said_plainly_and_the_rest_keeps_running(
+    workdir: Path, slack_api: FakeSlack, feed_server: FeedServer
+) -> None:
+    slack_api.revoke_token()
+    with Service(workdir, slack_api.env(socket_mode=True)) as running:
+        slack_api.wait_for_call("auth.test")
+        polls_later(feed_server)  # polling goes on
+        code, log = running.stop()
+    assert code == 0 and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in log
+    assert "Traceback" not in log and not slack_api.calls("apps.connections.open")
