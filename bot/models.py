@@ -130,11 +130,17 @@ class Alert:
     delivery: Delivery = "instant"
     created: float = 0.0
     previews: bool = False
+    story: str = ""  # the story cluster this item belongs to ("" before clustering)
 
     @property
     def dedup_link(self) -> str:
         """What makes two alerts the same story for one subscription across feeds."""
         return self.canonical_url or f"{self.feed_id}:{self.id}"
+
+    @property
+    def story_key(self) -> str:
+        """The story this alert tells: its cluster, else its link."""
+        return self.story or self.dedup_link
 
     def contract(self) -> dict[str, Any]:
         """The JSON line of DESIGN §3, exactly those keys."""
@@ -160,6 +166,8 @@ class Alert:
             created=self.created,
             previews=self.previews,
         )
+        if self.story:
+            data["story"] = self.story
         return data
 
     @classmethod
@@ -180,6 +188,7 @@ class Alert:
             delivery=data.get("delivery", "instant"),
             created=float(data.get("created", 0.0)),
             previews=bool(data.get("previews", False)),
+            story=str(data.get("story", "")),
         )
 
 
