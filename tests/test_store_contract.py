@@ -729,3 +729,27 @@ async def test_sqlite_file_that_is_not_a_database_is_a_store_error(tmp_path: Pat
     path.write_text("hello " * 1000)
     with pytest.raises(StoreError, match="file is not a database"):
         await open_store(None, str(path))
+
+
+# --- records and story fingerprints ---------------------------------------------------------
+async def test_records_are_replaced_and_expire_by_the_callers_clock(store: Store) -> None:
+    assert await store.get_record("digest:a", now=1000.0) is None
+    await store.put_record("digest:a", '{"sent": 1}')
+    await store.put_record("digest:a", '{"sent": 2}')
+    await store.put_record("msg:b", "ref-1", expires=2000.0)
+    assert await store.get_record("digest:a", now=1000.0) == '{"sent": 2}'
+    assert await store.get_record("msg:b", now=1999.0) == "ref-1"
+    assert await store.get_record("msg:b", now=2000.0) is None
+    assert await store.purge(2000.0) == 1
+    await store.put_record("msg:b", "ref-2")  # no expiry any more
+    assert await store.purge(9999.0) == 0
+    assert await store.get_record("msg:b", now=9999.0) == "ref-2"
+
+
+async def test_story_fingerprints_are_listed_since_and_forgotten_before(store: Store) -> None:
+    await store.add_stories([(100.0, '["a"]'), (200.0, '["b"]')])
+    await store.add_stories([(300.0, '["c"]')])
+    await store.add_stories([])
+    assert await store.stories_since(200.0) == [(200.0, '["b"]'), (300.0, '["c"]')]
+    assert await store.forget_stories(200.0) == 1
+    assert [row for _, row in await store.stories_since(0.0)] == ['["b"]', '["c"]']

@@ -135,6 +135,23 @@ class Store(Protocol):
         keeping due time and attempts. Returns the number of outbox entries moved; a second
         call moves nothing."""
 
+    # --- small records and story fingerprints ---------------------------------------------
+    async def get_record(self, name: str, *, now: float) -> str | None:
+        """A small named record (JSON text: a digest's state, a sent message's reference),
+        unless it expired by `now`."""
+
+    async def put_record(self, name: str, value: str, *, expires: float | None = None) -> None:
+        """Insert or replace a record; `expires` (Unix seconds) lets purge() forget it."""
+
+    async def add_stories(self, rows: Sequence[tuple[float, str]]) -> None:
+        """Story fingerprints as (time, JSON row), shared by every replica's clustering."""
+
+    async def stories_since(self, since: float) -> list[tuple[float, str]]:
+        """The fingerprints added at `since` or later, oldest first."""
+
+    async def forget_stories(self, before: float) -> int:
+        """Drop fingerprints older than `before`; how many."""
+
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         """Take (or renew, for the same owner) a lock that expires after `ttl` seconds."""

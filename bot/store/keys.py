@@ -97,6 +97,18 @@ class Keys:
         """HASH: destination -> Chat JSON (its time zone, mute, who may edit)."""
         return f"{self.prefix}chats"
 
+    def records(self) -> str:
+        """HASH: record name -> JSON [value, expires|null] (expiry judged by the caller's clock)."""
+        return f"{self.prefix}records"
+
+    def records_expiry(self) -> str:
+        """SORTED SET: names of records that expire, scored by when: what purge() visits."""
+        return f"{self.prefix}records:expiry"
+
+    def stories(self) -> str:
+        """SORTED SET: story fingerprint rows (JSON), scored by the time they were added."""
+        return f"{self.prefix}stories"
+
     def lock(self, name: str) -> str:
         """HASH {owner, expires}: a lease on some work, e.g. polling one feed."""
         return f"{self.prefix}lock:{name}"

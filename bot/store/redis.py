@@ -7,6 +7,7 @@ moving a destination) is one Lua script, so it is also one round trip. Key names
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -77,6 +78,7 @@ class RedisStore:
         self._lock = client.register_script(lua.LOCK)
         self._unlock = client.register_script(lua.UNLOCK)
         self._drop_digest = client.register_script(lua.DROP_DIGEST)
+        self._purge_records = client.register_script(lua.PURGE_RECORDS)
         self._save_feed = client.register_script(lua.SAVE_FEED)
         self._outbox_for = client.register_script(lua.OUTBOX_FOR)
         self._move = client.register_script(lua.MOVE_DESTINATION)
@@ -207,6 +209,11 @@ class RedisStore:
                 for start in range(0, len(names), _CHUNK):
                     chunk = names[start : start + _CHUNK]
                     forgotten += int(await self._purge(keys=[index, *chunk], args=[_num(now)]))
+            forgotten += int(
+                await self._purge_records(
+                    keys=[k.records_expiry(), k.records()], args=[_num(now)]
+                )
+            )
         return forgotten
 
     # --- outbox -------------------------------------------------------------------------------
@@ -365,6 +372,45 @@ class RedisStore:
             args += [k.links(old, "", delivery), k.links(new, "", delivery)]
         with self._errors("move a destination"):
             return int(await self._move(keys=script_keys, args=args))
+
+    # --- small records and story fingerprints ---------------------------------------------
+    async def get_record(self, name: str, *, now: float) -> str | None:
+        with self._errors("read a record"):
+            text = await self._redis.hget(self._keys.records(), name)
+        if text is None:
+            return None
+        value, expires = json.loads(text)
+        return None if expires is not None and expires <= now else str(value)
+
+    async def put_record(self, name: str, value: str, *, expires: float | None = None) -> None:
+        k = self._keys
+        with self._errors("save a record"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(k.records(), name, json.dumps([value, expires]))
+                if expires is None:
+                    pipe.zrem(k.records_expiry(), name)
+                else:
+                    pipe.zadd(k.records_expiry(), {name: expires})
+                await pipe.execute()
+
+    async def add_stories(self, rows: Sequence[tuple[float, str]]) -> None:
+        if not rows:
+            return
+        with self._errors("save story fingerprints"):
+            await self._redis.zadd(self._keys.stories(), {row: at for at, row in rows})
+
+    async def stories_since(self, since: float) -> list[tuple[float, str]]:
+        with self._errors("read story fingerprints"):
+            found = await self._redis.zrangebyscore(
+                self._keys.stories(), _num(since), "+inf", withscores=True
+            )
+        return [(float(pair[1]), str(pair[0])) for pair in found]
+
+    async def forget_stories(self, before: float) -> int:
+        with self._errors("forget old story fingerprints"):
+            return int(
+                await self._redis.zremrangebyscore(self._keys.stories(), "-inf", f"({_num(before)}")
+            )
 
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:

@@ -79,6 +79,16 @@ redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
 return 1
 """
 
+# KEYS: records' expiry set, records hash. ARGV: now. Forgets the records due by now.
+PURGE_RECORDS = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, name in ipairs(due) do
+  redis.call('HDEL', KEYS[2], name)
+  redis.call('ZREM', KEYS[1], name)
+end
+return #due
+"""
+
 # KEYS: index, then sorted sets scored by expiry. ARGV: now. Empty sets leave the index.
 PURGE = """
 local n = 0

@@ -211,6 +211,8 @@ class SqliteStore:
                 forgotten = int(cursor.rowcount)
             async with db.execute("DELETE FROM links WHERE expires <= ?", (now,)) as cursor:
                 forgotten += int(cursor.rowcount)
+            async with db.execute("DELETE FROM records WHERE expires <= ?", (now,)) as cursor:
+                forgotten += int(cursor.rowcount)
         return forgotten
 
     # --- outbox -------------------------------------------------------------------------------
@@ -338,6 +340,41 @@ class SqliteStore:
             return await move_destination(db, old, new)
 
     # --- coordination ---------------------------------------------------------------------
+    async def get_record(self, name: str, *, now: float) -> str | None:
+        rows = await self._fetch(
+            "read a record",
+            "SELECT value FROM records WHERE name = ? AND (expires IS NULL OR expires > ?)",
+            (name, now),
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def put_record(self, name: str, value: str, *, expires: float | None = None) -> None:
+        await self._change(
+            "save a record",
+            "INSERT INTO records (name, value, expires) VALUES (?, ?, ?) ON CONFLICT DO UPDATE"
+            " SET value = excluded.value, expires = excluded.expires",
+            (name, value, expires),
+        )
+
+    async def add_stories(self, rows: Sequence[tuple[float, str]]) -> None:
+        if not rows:
+            return
+        async with self._write("save story fingerprints") as db:
+            await db.executemany("INSERT INTO stories (at, row) VALUES (?, ?)", list(rows))
+
+    async def stories_since(self, since: float) -> list[tuple[float, str]]:
+        rows = await self._fetch(
+            "read story fingerprints",
+            "SELECT at, row FROM stories WHERE at >= ? ORDER BY at, id",
+            (since,),
+        )
+        return [(float(at), str(row)) for at, row in rows]
+
+    async def forget_stories(self, before: float) -> int:
+        return await self._change(
+            "forget old story fingerprints", "DELETE FROM stories WHERE at < ?", (before,)
+        )
+
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:
         took = await self._change(
             "take a lock",

@@ -33,5 +33,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " data TEXT NOT NULL)",
         "CREATE TABLE chats (dest TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID",
     ),
+    (
+        "CREATE TABLE records (name TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL)"
+        " WITHOUT ROWID",
+        "CREATE INDEX records_expires ON records (expires)",
+        "CREATE TABLE stories (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,"
+        " row TEXT NOT NULL)",
+        "CREATE INDEX stories_at ON stories (at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
