@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.models import Alert, Chat, OutboxEntry
 from bot.store.base import Store
+from bot.timespec import quiet_until
 
 log = logging.getLogger("dozor.dispatch")
 
@@ -139,9 +140,8 @@ class Dispatcher:
         """One destination's alerts, in order; on shutdown the rest go back to the outbox, and
         a muted destination's wait until the mute ends (they are never dropped)."""
         report = DispatchReport()
-        if await self._hold_if_muted(entries):
-            report.held += len(entries)
-            return report
+        entries, held = await self._hold(entries)
+        report.held += held
         for index, entry in enumerate(entries):
             if stop is not None and stop.is_set():
                 for rest in entries[index:]:
@@ -188,17 +188,27 @@ class Dispatcher:
             report.sent.append(entry.alert)
         return report
 
-    async def _hold_if_muted(self, entries: list[OutboxEntry]) -> bool:
+    async def _hold(self, entries: list[OutboxEntry]) -> tuple[list[OutboxEntry], int]:
+        """A muted destination's entries wait until the mute ends; during its quiet hours its
+        alerts wait until they end (digests, being scheduled, still go). Returns what may go
+        now and how many wait."""
         if self._chat is None:
-            return False
+            return entries, 0
         now = self._clock()
         chat = await self._chat(entries[0].alert.to)
-        if not chat.muted(now) or chat.mute_until is None:
-            return False
-        until = min(chat.mute_until, now + MUTE_RECHECK)
-        for entry in entries:
-            await self._store.retry(entry.id, not_before=until, error="muted", failed=False)
-        return True
+        if chat.muted(now) and chat.mute_until is not None:
+            until, why, held = chat.mute_until, "muted", entries
+        else:
+            quiet = quiet_until(chat.quiet, chat.zone, now)
+            if quiet is None:
+                return entries, 0
+            until, why = quiet, "quiet hours"
+            held = [e for e in entries if e.alert.kind != "digest"]
+        for entry in held:
+            await self._store.retry(
+                entry.id, not_before=min(until, now + MUTE_RECHECK), error=why, failed=False
+            )
+        return [e for e in entries if e not in held], len(held)
 
     async def _send(self, channel: Channel, entry: OutboxEntry) -> None:
         """A channel's unexpected exception is a transient failure, logged in full, never a

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 Mode = Literal["instant", "digest", "both"]
 Delivery = Literal["instant", "digest"]
+AlertKind = Literal["alert", "digest", "also"]
 CONSOLE = "console"
 
 
@@ -107,6 +108,7 @@ class Chat:
     mute_until: float | None = None  # Unix seconds; alerts wait (never dropped) until then
     anyone_can_edit: bool = False  # groups: only admins change settings unless this is set
     owner: str | None = None  # user who first subscribed it ("slack:U123"), for Slack's rule
+    quiet: str | None = None  # quiet hours in the chat's zone, "22:00-07:00"
 
     def muted(self, now: float) -> bool:
         return self.mute_until is not None and now < self.mute_until
@@ -131,6 +133,9 @@ class Alert:
     created: float = 0.0
     previews: bool = False
     story: str = ""  # the story cluster this item belongs to ("" before clustering)
+    kind: AlertKind = "alert"  # "digest": a summary (payload: the Digest as JSON);
+    # "also": another outlet carried a story already sent (the original message is edited)
+    payload: str = ""
 
     @property
     def dedup_link(self) -> str:
@@ -168,6 +173,8 @@ class Alert:
         )
         if self.story:
             data["story"] = self.story
+        if self.kind != "alert":
+            data.update(kind=self.kind, payload=self.payload)
         return data
 
     @classmethod
@@ -189,6 +196,8 @@ class Alert:
             created=float(data.get("created", 0.0)),
             previews=bool(data.get("previews", False)),
             story=str(data.get("story", "")),
+            kind=data.get("kind", "alert"),
+            payload=str(data.get("payload", "")),
         )
 
 

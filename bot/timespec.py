@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -103,3 +104,53 @@ def _zone(parts: list[str], usage: str) -> str:
             f"{parts[0]!r} is not a time zone (an IANA name like Europe/Minsk)"
         ) from None
     return parts[0]
+
+
+def parse_quiet_hours(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """`22:00-07:00` -> ((22, 0), (7, 0)): a daily window in the chat's zone; it may cross
+    midnight. Start and end must differ."""
+    usage = "write the start and end like 22:00-07:00"
+    start, dash, end = text.replace("–", "-").replace(" ", "").partition("-")
+    if not dash:
+        raise TimeSpecError(f"{text!r} is not a time window: {usage}")
+    first, last = _clock(start, usage), _clock(end, usage)
+    if first == last:
+        raise TimeSpecError("quiet hours need a start and an end that differ")
+    return first, last
+
+
+def quiet_until(window: str | None, zone: str, now: float) -> float | None:
+    """When the quiet hours that contain `now` end (Unix seconds), or None outside them.
+    A window that cannot be read is treated as absent (never holds alerts for ever)."""
+    if not window:
+        return None
+    try:
+        (h1, m1), (h2, m2) = parse_quiet_hours(window)
+        tz = ZoneInfo(zone)
+    except (TimeSpecError, ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    local = datetime.fromtimestamp(now, UTC).astimezone(tz)
+    minute = local.hour * 60 + local.minute
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    inside = start <= minute < end if start < end else minute >= start or minute < end
+    if not inside:
+        return None
+    day = local.date() if minute < end else local.date() + timedelta(days=1)
+    ends = datetime(day.year, day.month, day.day, h2, m2, tzinfo=tz)
+    return ends.timestamp()
+
+
+def previous_digest(schedule: DigestSchedule, now: float) -> float:
+    """When the latest digest at or before `now` was due (the mirror of the next one)."""
+    if schedule.every == "hourly":
+        return (now // 3600) * 3600
+    tz = ZoneInfo(schedule.zone)
+    today = datetime.fromtimestamp(now, UTC).astimezone(tz).date()
+    for days in range(8):
+        day = today - timedelta(days=days)
+        if schedule.every == "weekly" and day.weekday() != schedule.weekday:
+            continue
+        due = datetime(day.year, day.month, day.day, schedule.hour, schedule.minute, tzinfo=tz)
+        if due.timestamp() <= now:
+            return due.timestamp()
+    raise AssertionError("a daily or weekly schedule was due within eight days")

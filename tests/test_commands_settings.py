@@ -216,3 +216,48 @@ async def test_changes_are_public_and_reads_are_not(bot: Bot, kind: ChatKind) ->
     assert (await bot.say("/subscribe belarus", caller)).public
     assert not (await bot.say("/list", caller)).public
     assert not (await bot.say("/subscribe nope", caller)).public
+
+
+# --- quiet hours, digests for every topic, digest now, trend ---------------------------------
+
+
+async def test_quiet_hours_are_set_shown_and_ended(bot: Bot) -> None:
+    await bot.say("/timezone Europe/Minsk")
+    reply = await bot.say("/quiet 22:00 - 07:00")
+    assert reply.text.startswith("Quiet hours set to 22:00-07:00 (Europe/Minsk)")
+    assert reply.changed and (await bot.store.chat(CHAT)).quiet == "22:00-07:00"
+    assert (await bot.say("/quiet")).text.startswith("Quiet hours: 22:00-07:00 (Europe/Minsk)")
+    assert (await bot.say("/quiet off")).text.startswith("Quiet hours are off")
+    assert (await bot.store.chat(CHAT)).quiet is None
+    assert "Usage: /quiet" in (await bot.say("/quiet 22:00")).text
+    assert "differ" in (await bot.say("/quiet 07:00-07:00")).text
+
+
+async def test_digest_without_a_topic_sets_every_subscription_and_off_turns_it_off(
+    bot: Bot,
+) -> None:
+    await bot.say("/subscribe belarus")
+    await bot.say("/subscribe ukraine both")
+    reply = await bot.say("/digest daily 08:30 Europe/Minsk")
+    assert reply.text.startswith("The belarus, ukraine digest now comes daily at 08:30")
+    subs = {s.topic: s for s in await bot.store.subscriptions()}
+    assert subs["belarus"].mode == "digest" and subs["ukraine"].mode == "both"
+    assert subs["belarus"].digest == "daily 08:30 Europe/Minsk"
+    off = await bot.say("/digest belarus off")
+    assert off.text.startswith("No more digests for belarus; its alerts come instantly.")
+    subs = {s.topic: s for s in await bot.store.subscriptions()}
+    assert (subs["belarus"].mode, subs["belarus"].digest) == ("instant", None)
+    assert (await bot.say("/digest belarus off")).text == (
+        "belarus has no digest: its alerts come instantly."
+    )
+
+
+async def test_digest_now_and_trend_explain_what_they_cannot_do(bot: Bot) -> None:
+    await bot.say("/subscribe belarus")
+    assert "nothing to summarise" in (await bot.say("/digest belarus now")).text
+    assert "No subscription of this chat collects a digest" in (await bot.say("/digest now")).text
+    await bot.say("/digest belarus daily 09:00")
+    assert "not running" in (await bot.say("/digest now")).text  # no service wired here
+    assert "Usage: /trend" in (await bot.say("/trend")).text
+    assert "from 1 to 90" in (await bot.say("/trend belarus 400")).text
+    assert "not subscribed" in (await bot.say("/trend ukraine")).text.lower()

@@ -335,3 +335,18 @@ async def test_mute_off_releases_held_alerts_within_a_recheck(
     await rig.store.save_chat(Chat("console"))  # /mute off
     rig.clock.now += MUTE_RECHECK
     assert len((await rig.dispatcher.drain()).sent) == 3
+
+
+async def test_quiet_hours_hold_alerts_and_release_them_when_they_end(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()  # the clock reads 2025-09-12 08:00 UTC
+    await rig.store.save_chat(Chat("console", quiet="07:00-09:00"))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert (await rig.dispatcher.drain()).held == 3
+    rig.clock.now += 3599  # 08:59:59: still quiet
+    assert (await rig.dispatcher.drain()).held == 3
+    rig.clock.now += 1
+    assert len((await rig.dispatcher.drain()).sent) == 3
+    assert len(rig.printed()) == 3

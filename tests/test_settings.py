@@ -45,3 +45,59 @@ def test_values_are_read_and_secrets_stay_out_of_repr() -> None:
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+# --- quiet hours and digest times (bot.timespec) --------------------------------------------
+def _at(text: str, zone: str = "Europe/Minsk") -> float:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def test_quiet_hours_across_midnight_end_at_the_local_morning() -> None:
+    from bot.timespec import quiet_until
+
+    window = "22:00-07:00"
+    assert quiet_until(window, "Europe/Minsk", _at("2025-09-12T21:59")) is None
+    assert quiet_until(window, "Europe/Minsk", _at("2025-09-12T22:00")) == _at("2025-09-13T07:00")
+    assert quiet_until(window, "Europe/Minsk", _at("2025-09-13T03:10")) == _at("2025-09-13T07:00")
+    assert quiet_until(window, "Europe/Minsk", _at("2025-09-13T07:00")) is None
+    assert quiet_until("12:00-13:00", "Europe/Minsk", _at("2025-09-13T12:30")) == _at(
+        "2025-09-13T13:00"
+    )
+    assert quiet_until("garbage", "Europe/Minsk", _at("2025-09-13T12:30")) is None
+
+
+def test_quiet_hours_over_a_dst_change_end_at_the_local_time() -> None:
+    from bot.timespec import quiet_until
+
+    # Warsaw leaves summer time at 03:00 on 2025-10-26: that night is 25 hours long
+    start = _at("2025-10-25T23:00", "Europe/Warsaw")
+    assert quiet_until("22:00-07:00", "Europe/Warsaw", start) == _at(
+        "2025-10-26T07:00", "Europe/Warsaw"
+    )
+    assert _at("2025-10-26T07:00", "Europe/Warsaw") - start == 9 * 3600
+
+
+@pytest.mark.parametrize("text", ["22:00", "22:00-22:00", "25:00-07:00", "late-early"])
+def test_bad_quiet_hours_are_explained(text: str) -> None:
+    from bot.timespec import TimeSpecError, parse_quiet_hours
+
+    with pytest.raises(TimeSpecError):
+        parse_quiet_hours(text)
+
+
+def test_previous_and_next_digest_bracket_now() -> None:
+    from bot.commands.schedules import next_digest
+    from bot.timespec import parse_digest_schedule, previous_digest
+
+    daily = parse_digest_schedule("daily 09:00 Europe/Minsk")
+    now = _at("2025-09-12T10:30")
+    assert previous_digest(daily, now) == _at("2025-09-12T09:00")
+    assert next_digest(daily, now) == _at("2025-09-13T09:00")
+    weekly = parse_digest_schedule("weekly mon 09:00 Europe/Minsk")  # 2025-09-12 is a Friday
+    assert previous_digest(weekly, now) == _at("2025-09-08T09:00")
+    hourly = parse_digest_schedule("hourly")
+    assert previous_digest(hourly, now) == (now // 3600) * 3600
+    assert previous_digest(daily, _at("2025-09-12T09:00")) == _at("2025-09-12T09:00")

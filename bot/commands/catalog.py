@@ -89,6 +89,13 @@ CATALOG: tuple[CommandInfo, ...] = (
         "/mute 2h",
         True,
     ),
+    CommandInfo(
+        "quiet",
+        "<HH:MM-HH:MM>|off",
+        "quiet hours: alerts wait until they end (digests still come)",
+        "/quiet 22:00-07:00",
+        True,
+    ),
     CommandInfo("timezone", "<IANA zone>", "this chat's time zone", "/timezone Europe/Minsk", True),
     CommandInfo(
         "previews",
@@ -99,10 +106,17 @@ CATALOG: tuple[CommandInfo, ...] = (
     ),
     CommandInfo(
         "digest",
-        "<topic> hourly|daily HH:MM|weekly <day> HH:MM [zone]",
-        "when a topic's digest comes",
-        "/digest belarus daily 09:00",
+        "[topic] hourly|daily HH:MM|weekly <day> HH:MM [zone]|now|off",
+        "when the digest comes (every topic, or one); now: the digest at once",
+        "/digest daily 09:00 Europe/Minsk",
         True,
+    ),
+    CommandInfo(
+        "trend",
+        "<topic> [days]",
+        "a chart of mentions per day per keyword line",
+        "/trend belarus 14",
+        False,
     ),
     CommandInfo(
         "permissions",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.commands.values import Caller, Limits
+from bot.commands.values import Caller, Limits, Summaries
 from bot.config import Config
 from bot.models import Chat, Feed, KeywordLine, Subscription, Topic
 from bot.parse import ParsedFeed
@@ -27,6 +27,7 @@ class Context:
     limits: Limits
     now: float
     load_feed: Callable[[str], Awaitable[ParsedFeed]]
+    summaries: Summaries | None = None
 
     @property
     def to(self) -> str:

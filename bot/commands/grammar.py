@@ -19,6 +19,7 @@ from bot.commands.parsed import (
     AddKeywords,
     Command,
     Digest,
+    DigestNow,
     Exclude,
     Export,
     Feeds,
@@ -32,22 +33,25 @@ from bot.commands.parsed import (
     NewTopic,
     Permissions,
     Previews,
+    Quiet,
     RemoveFeed,
     RemoveKeywords,
     ShowPermissions,
+    ShowQuiet,
     ShowTimezone,
     Status,
     Subscribe,
     Timezone,
     TooLong,
     Topics,
+    Trend,
     Unknown,
     Unsubscribe,
 )
 from bot.config import TOPIC_NAME
 from bot.match import MAX_KEYWORD_CHARS, KeywordError, parse_keyword_lines
 from bot.models import KeywordLine, Mode
-from bot.timespec import TimeSpecError, parse_duration
+from bot.timespec import TimeSpecError, parse_duration, parse_quiet_hours
 
 MAX_TEXT = 50_000  # characters read from one message; longer ones are refused unread
 MAX_MUTE = 30 * 86400.0
@@ -262,9 +266,51 @@ def _previews(rest: str, caps: _Caps) -> Command:
     return Previews(topic, _switch(switch, "Previews are on or off."))
 
 
+_SCHEDULE_WORDS = ("hourly", "daily", "weekly", "now", "off")
+
+
 def _digest(rest: str, caps: _Caps) -> Command:
-    topic, schedule = _topic_and_rest(rest, "schedule: hourly, daily 09:00 or weekly mon 09:00")
-    return Digest(topic, " ".join(schedule.split()))
+    """`/digest [topic] hourly|daily HH:MM|weekly <day> HH:MM [zone]|now|off`."""
+    words = rest.split()
+    if not words:
+        raise _Malformed("When? hourly, daily 09:00, weekly mon 09:00, now or off.")
+    if words[0].lower() in _SCHEDULE_WORDS:
+        topic, schedule = None, " ".join(words)
+    else:
+        topic, schedule = _topic_and_rest(rest, "schedule: hourly, daily 09:00, now or off")
+        schedule = " ".join(schedule.split())
+    if schedule.lower() == "now":
+        return DigestNow(topic)
+    if schedule.lower() in ("off", "stop"):
+        return Digest(topic, "off")
+    return Digest(topic, schedule)
+
+
+def _quiet(rest: str, caps: _Caps) -> Command:
+    if not rest:
+        return ShowQuiet()
+    if rest.lower() in ("off", "stop", "none"):
+        return Quiet(None)
+    try:
+        parse_quiet_hours(rest)
+    except TimeSpecError as exc:
+        raise _Malformed(f"{exc}.") from None
+    return Quiet(rest.replace(" ", "").replace("–", "-"))
+
+
+MAX_TREND_DAYS = 90
+
+
+def _trend(rest: str, caps: _Caps) -> Command:
+    words = rest.split()
+    if not words or len(words) > 2:
+        raise _Malformed("Which topic, and optionally how many days (default 14)?")
+    days = 14
+    if len(words) == 2:
+        if not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_TREND_DAYS:
+            raise _Malformed(f"Days are a number from 1 to {MAX_TREND_DAYS}.")
+        days = int(words[1])
+    return Trend(_topic(words[0]), days)
 
 
 def _permissions(rest: str, caps: _Caps) -> Command:
@@ -321,6 +367,8 @@ _PARSERS: Mapping[str, Callable[[str, _Caps], Command]] = MappingProxyType(
         "timezone": _timezone,
         "previews": _previews,
         "digest": _digest,
+        "quiet": _quiet,
+        "trend": _trend,
         "permissions": _permissions,
         "status": _no_arguments(Status()),
         "test": _test,

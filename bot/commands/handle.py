@@ -20,6 +20,7 @@ from bot.commands.parsed import (
     AddKeywords,
     Command,
     Digest,
+    DigestNow,
     Exclude,
     Export,
     Feeds,
@@ -33,20 +34,23 @@ from bot.commands.parsed import (
     NewTopic,
     Permissions,
     Previews,
+    Quiet,
     RemoveFeed,
     RemoveKeywords,
     ShowPermissions,
+    ShowQuiet,
     ShowTimezone,
     Status,
     Subscribe,
     Timezone,
     TooLong,
     Topics,
+    Trend,
     Unknown,
     Unsubscribe,
 )
 from bot.commands.replies import APOLOGY, ONLY_ADMINS, STORAGE_DOWN, answer, malformed
-from bot.commands.values import DEFAULT_LIMITS, Attachment, Caller, Limits, Reply
+from bot.commands.values import DEFAULT_LIMITS, Attachment, Caller, Limits, Reply, Summaries
 from bot.config import Config
 from bot.parse import ParsedFeed
 from bot.store import Store, StoreError
@@ -67,6 +71,7 @@ class Commands:
         clock: Callable[[], float],
         limits: Limits = DEFAULT_LIMITS,
         on_change: Callable[[], None] | None = None,
+        summaries: Summaries | None = None,
     ) -> None:
         self._store = store
         self._config = config
@@ -75,6 +80,7 @@ class Commands:
         self._clock = clock
         self._limits = limits
         self._on_change = on_change
+        self.summaries = summaries  # set by the service once it is built
 
     def menu(self) -> list[tuple[str, str]]:
         """(command, short description) for Telegram's setMyCommands and Slack's help."""
@@ -127,6 +133,7 @@ class Commands:
             limits=self._limits,
             now=self._clock(),
             load_feed=self._load_feed,
+            summaries=self.summaries,
         )
         return await _run(command, ctx, attachment)
 
@@ -214,6 +221,14 @@ async def _run(command: Command, ctx: Context, attachment: Attachment | None) ->
             return await settings.previews(command, ctx)
         case Digest():
             return await settings.digest(command, ctx)
+        case DigestNow():
+            return await settings.digest_now(command, ctx)
+        case Quiet():
+            return await settings.quiet(command, ctx)
+        case ShowQuiet():
+            return await settings.show_quiet(ctx)
+        case Trend():
+            return await settings.trend(command, ctx)
         case Permissions():
             return await settings.permissions(command, ctx)
         case ShowPermissions():

@@ -124,8 +124,31 @@ class Previews(Command):
 @dataclass(frozen=True, slots=True)
 class Digest(Command):
     edits: ClassVar[bool] = True
+    topic: str | None  # None: every subscription of the chat
+    schedule: str  # a schedule, or "off"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestNow(Command):
+    edits: ClassVar[bool] = True  # it posts to everyone in the chat
+    topic: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet(Command):
+    edits: ClassVar[bool] = True
+    window: str | None  # "22:00-07:00"; None: off
+
+
+@dataclass(frozen=True, slots=True)
+class ShowQuiet(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Trend(Command):
     topic: str
-    schedule: str
+    days: int
 
 
 @dataclass(frozen=True, slots=True)

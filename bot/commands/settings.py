@@ -6,7 +6,16 @@ from dataclasses import replace
 
 from bot.commands.context import Context
 from bot.commands.grammar import shorten
-from bot.commands.parsed import Digest, Mute, Permissions, Previews, Timezone
+from bot.commands.parsed import (
+    Digest,
+    DigestNow,
+    Mute,
+    Permissions,
+    Previews,
+    Quiet,
+    Timezone,
+    Trend,
+)
 from bot.commands.replies import (
     answer,
     done,
@@ -20,6 +29,7 @@ from bot.commands.replies import (
 )
 from bot.commands.schedules import canonical_zone, next_digest, schedule_in_zone
 from bot.commands.values import Reply
+from bot.models import Subscription
 from bot.timespec import TimeSpecError, approx_duration
 
 
@@ -82,33 +92,131 @@ async def previews(cmd: Previews, ctx: Context) -> Reply:
 
 
 async def digest(cmd: Digest, ctx: Context) -> Reply:
+    """Set (or turn off) the digest of one subscription, or of every one the chat has."""
     topics = await ctx.topics()
-    sub = topics.subscription(cmd.topic)
-    if sub is None:
-        topic = topics.resolve(cmd.topic)
-        if topic is None:
-            return unknown_topic(cmd.topic, topics)
-        return answer(
-            f"This chat is not subscribed to {topic.name}: /subscribe {topic.name} digest "
-            f"{cmd.schedule} does both at once."
-        )
+    if cmd.topic is None:
+        targets = list(topics.subscriptions)
+        if not targets:
+            return answer("This chat has no subscriptions yet: /topics lists what there is.")
+    else:
+        sub = topics.subscription(cmd.topic)
+        if sub is None:
+            topic = topics.resolve(cmd.topic)
+            if topic is None:
+                return unknown_topic(cmd.topic, topics)
+            return answer(
+                f"This chat is not subscribed to {topic.name}: /subscribe {topic.name} digest "
+                f"{cmd.schedule} does both at once."
+            )
+        targets = [sub]
+    if cmd.schedule == "off":
+        return await _digest_off(targets, ctx)
     chat = await ctx.chat()
     try:
         schedule = schedule_in_zone(cmd.schedule, chat.zone)
     except TimeSpecError as exc:
         return malformed("digest", f"{exc}.")
-    mode = "digest" if sub.mode == "instant" else sub.mode
-    if (sub.digest, sub.mode) == (str(schedule), mode):
-        return answer(f"The {sub.topic} digest already comes {schedule_phrase(schedule)}.")
-    await ctx.store.save_subscription(replace(sub, digest=str(schedule), mode=mode))
+    changed = []
+    for sub in targets:
+        mode = "digest" if sub.mode == "instant" else sub.mode
+        if (sub.digest, sub.mode) != (str(schedule), mode):
+            await ctx.store.save_subscription(replace(sub, digest=str(schedule), mode=mode))
+            changed.append(sub)
+    names = ", ".join(s.topic for s in targets)
+    if not changed:
+        return answer(f"The {names} digest already comes {schedule_phrase(schedule)}.")
     upcoming = local_time(next_digest(schedule, ctx.now), chat.zone, ctx.now)
-    text = f"The {sub.topic} digest now comes {schedule_phrase(schedule)}; the next at {upcoming}."
-    if sub.mode == "instant":
+    text = f"The {names} digest now comes {schedule_phrase(schedule)}; the next at {upcoming}."
+    instant_only = [s.topic for s in changed if s.mode == "instant"]
+    if instant_only:
+        whose = "Its" if len(targets) == 1 else f"{', '.join(instant_only)}:"
         text += (
-            f" Its alerts now come only in the digest; /subscribe {sub.topic} both gets them "
-            "instantly too."
+            f" {whose} alerts now come only in the digest; "
+            f"/subscribe {instant_only[0]} both gets them instantly too."
         )
     return done(text)
+
+
+async def _digest_off(targets: list[Subscription], ctx: Context) -> Reply:
+    turned = [s for s in targets if s.mode != "instant"]
+    if not turned:
+        names = ", ".join(s.topic for s in targets)
+        return answer(f"{names} has no digest: its alerts come instantly.")
+    for sub in turned:
+        await ctx.store.save_subscription(replace(sub, mode="instant", digest=None))
+    names = ", ".join(s.topic for s in turned)
+    return done(
+        f"No more digests for {names}; its alerts come instantly. What was collected for the "
+        "next digest is kept until you turn digests on again or ask for /digest now."
+    )
+
+
+async def digest_now(cmd: DigestNow, ctx: Context) -> Reply:
+    """The digest of what was collected so far, at once."""
+    topics = await ctx.topics()
+    if cmd.topic is None:
+        targets = [s for s in topics.subscriptions if s.mode != "instant"]
+        if not targets:
+            return answer(
+                "No subscription of this chat collects a digest: /digest daily 09:00 turns "
+                "digests on."
+            )
+    else:
+        sub = topics.subscription(cmd.topic)
+        if sub is None:
+            topic = topics.resolve(cmd.topic)
+            return unknown_topic(cmd.topic, topics) if topic is None else not_subscribed(topic.name)
+        if sub.mode == "instant":
+            return answer(
+                f"{sub.topic} alerts come instantly, so there is nothing to summarise: "
+                f"/digest {sub.topic} daily 09:00 turns its digest on."
+            )
+        targets = [sub]
+    if ctx.summaries is None:
+        return answer("Digests are not running in this process; try again in a minute.")
+    sent = {sub.topic: await ctx.summaries.digest_now(ctx.to, sub.topic) for sub in targets}
+    parts = [f"{topic}: {plural(n, 'story')}" for topic, n in sent.items() if n]
+    if not parts:
+        return answer("Nothing new was collected since the last digest.")
+    return answer(f"Digest on its way ({'; '.join(parts)}).")
+
+
+async def quiet(cmd: Quiet, ctx: Context) -> Reply:
+    chat = await ctx.chat()
+    if cmd.window is None:
+        if chat.quiet is None:
+            return answer("This chat has no quiet hours.")
+        await ctx.store.save_chat(replace(chat, quiet=None))
+        return done("Quiet hours are off: alerts come at any hour.")
+    await ctx.store.save_chat(replace(chat, quiet=cmd.window))
+    return done(
+        f"Quiet hours set to {cmd.window} ({chat.zone}): alerts that come in them wait and "
+        "arrive when they end; digests still come on time. /quiet off ends them."
+    )
+
+
+async def show_quiet(ctx: Context) -> Reply:
+    chat = await ctx.chat()
+    if chat.quiet is None:
+        return answer("This chat has no quiet hours; /quiet 22:00-07:00 sets them.")
+    return answer(f"Quiet hours: {chat.quiet} ({chat.zone}). /quiet off ends them.")
+
+
+async def trend(cmd: Trend, ctx: Context) -> Reply:
+    topics = await ctx.topics()
+    sub = topics.subscription(cmd.topic)
+    if sub is None:
+        topic = topics.resolve(cmd.topic)
+        return unknown_topic(cmd.topic, topics) if topic is None else not_subscribed(topic.name)
+    if ctx.summaries is None:
+        return answer("Charts are not available in this process; try again in a minute.")
+    chart = await ctx.summaries.trend(ctx.to, sub.topic, cmd.days)
+    if chart is None:
+        return answer(f"No mentions for {sub.topic} in the last {plural(cmd.days, 'day')} yet.")
+    return Reply(
+        f"Mentions per day for {sub.topic}, last {plural(cmd.days, 'day')}.",
+        attachments=(chart,),
+    )
 
 
 async def permissions(cmd: Permissions, ctx: Context) -> Reply:

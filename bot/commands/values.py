@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 ChatKind = Literal["private", "group", "channel"]
 
@@ -54,3 +54,14 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class Summaries(Protocol):
+    """What the service does for /digest now and /trend (commands only ask)."""
+
+    async def digest_now(self, to: str, topic: str) -> int:
+        """Send the digest of what (to, topic) collected so far; the number of stories in it
+        (0: nothing was collected, nothing sent)."""
+
+    async def trend(self, to: str, topic: str, days: int) -> Attachment | None:
+        """A chart of the last `days` days of mentions, or None when there is nothing to draw."""

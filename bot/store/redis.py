@@ -210,9 +210,7 @@ class RedisStore:
                     chunk = names[start : start + _CHUNK]
                     forgotten += int(await self._purge(keys=[index, *chunk], args=[_num(now)]))
             forgotten += int(
-                await self._purge_records(
-                    keys=[k.records_expiry(), k.records()], args=[_num(now)]
-                )
+                await self._purge_records(keys=[k.records_expiry(), k.records()], args=[_num(now)])
             )
         return forgotten
 
