@@ -28,7 +28,7 @@ from bot.commands import Commands
 from bot.config import Config
 from bot.dispatch import Channel, Dispatcher, DispatchReport
 from bot.fetch import Fetcher, validate_feed_url
-from bot.models import Feed, FeedState
+from bot.models import Alert, Feed, FeedState
 from bot.parse import ParsedFeed, parse_feed_async
 from bot.poll import Poller, PollReport
 from bot.render import plural
@@ -37,6 +37,7 @@ from bot.scheduler import PollScheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.redis import redact
+from bot.summaries import Summaries
 from handlers.console import ConsoleChannel
 from handlers.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd, build_slack_app
 from handlers.telegram import TelegramChannel, TelegramFrontEnd, build_application, webhook_secret
@@ -91,8 +92,13 @@ class Services:
     commands: Commands
     telegram: TelegramFrontEnd | None = None
     slack: SlackFrontEnd | None = None
+    summaries: Summaries | None = None
     last_success: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the outbox has new work
+    instance: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
 
     async def feeds(self) -> list[Feed]:
         """feeds.yaml's feeds and every chat's own."""
@@ -169,11 +175,22 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             clock=clock,
             on_change=on_change,
         )
-        dispatcher = Dispatcher(store, channels, clock=clock, on_gone=on_gone, chat=store.chat)
+
+        async def on_sent(alert: Alert) -> None:
+            if holder[0].summaries is not None:
+                await holder[0].summaries.note_sent(alert)
+
+        dispatcher = Dispatcher(
+            store, channels, clock=clock, on_gone=on_gone, chat=store.chat, on_sent=on_sent
+        )
         svc = Services(
             settings, config, store, fetcher, routing, poller, dispatcher, channels, commands
         )
         holder.append(svc)
+        svc.summaries = Summaries(
+            store=store, config=config, clock=clock, instance=svc.instance, wake=svc.wake.set
+        )
+        commands.summaries = svc.summaries
         if settings.telegram_token:
             telegram = TelegramFrontEnd(
                 build_application(settings.telegram_token, settings.telegram_api_url), commands
@@ -254,6 +271,8 @@ async def run_once(
         if svc.telegram is not None and not await connect_telegram(svc.telegram):
             del svc.channels["telegram"]  # its alerts wait in the outbox for the next run
         reports = await poll_all(svc, await svc.feeds(), progress)
+        if svc.summaries is not None:
+            await svc.summaries.run_due()  # digests whose time has come go out in this cycle
         delivery = await svc.dispatcher.drain()
         return OnceResult(reports, delivery)
 
@@ -288,8 +307,7 @@ async def run_service(settings: Settings, config: Config, *, as_json: bool) -> N
 
 async def _serve(svc: Services, stop: asyncio.Event) -> None:
     settings, config = svc.settings, svc.config
-    wake = asyncio.Event()
-    instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    wake = svc.wake
 
     def on_report(report: PollReport) -> None:
         if report.outcome in ("new", "unchanged", "not_modified"):
@@ -298,7 +316,12 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
             wake.set()
 
     scheduler = PollScheduler(
-        poller=svc.poller, store=svc.store, instance=instance, clock=time.time, on_report=on_report
+        poller=svc.poller,
+        store=svc.store,
+        instance=svc.instance,
+        clock=time.time,
+        on_report=on_report,
+        digests=svc.summaries.run_due if svc.summaries else None,
     )
     scheduler.start(await svc.feeds())
     http = HttpServer(port=settings.http_port, health=svc.health)

@@ -83,6 +83,7 @@ class Dispatcher:
         clock: Callable[[], float],
         on_gone: Callable[[str, str], Awaitable[None]],
         chat: Callable[[str], Awaitable[Chat]] | None = None,
+        on_sent: Callable[[Alert], Awaitable[None]] | None = None,
         lease: float = 120.0,
         batch: int = 100,
     ) -> None:
@@ -91,6 +92,7 @@ class Dispatcher:
         self._clock = clock
         self._on_gone = on_gone
         self._chat = chat
+        self._on_sent = on_sent
         self._lease = lease
         self._batch = batch
 
@@ -186,6 +188,11 @@ class Dispatcher:
                 return report
             await self._store.ack(entry.id)
             report.sent.append(entry.alert)
+            if self._on_sent is not None:
+                try:
+                    await self._on_sent(entry.alert)
+                except Exception:  # bookkeeping after delivery must not undo it
+                    log.exception("after-delivery hook failed", extra={"to": entry.alert.to})
         return report
 
     async def _hold(self, entries: list[OutboxEntry]) -> tuple[list[OutboxEntry], int]:

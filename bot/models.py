@@ -139,13 +139,19 @@ class Alert:
 
     @property
     def dedup_link(self) -> str:
-        """What makes two alerts the same story for one subscription across feeds."""
+        """What makes two alerts the same for one subscription. Instantly, one story is one
+        alert across feeds (its story cluster, else its link); a digest keeps every outlet's
+        item (the digest lists a story's sources), so only a feed's own repeats are one."""
+        if self.delivery == "digest":
+            return f"{self.feed_id}|{self.canonical_url or self.id}"
+        if self.story:
+            return f"story:{self.story}"
         return self.canonical_url or f"{self.feed_id}:{self.id}"
 
     @property
     def story_key(self) -> str:
         """The story this alert tells: its cluster, else its link."""
-        return self.story or self.dedup_link
+        return self.story or self.canonical_url or f"{self.feed_id}:{self.id}"
 
     def contract(self) -> dict[str, Any]:
         """The JSON line of DESIGN §3, exactly those keys."""

@@ -36,8 +36,12 @@ class AlertView:
 
 
 def plural(count: int, noun: str) -> str:
-    """`1 feed`, `37 feeds`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """`1 feed`, `37 feeds`, `2 stories`."""
+    if count == 1:
+        return f"{count} {noun}"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return f"{count} {noun[:-1]}ies"
+    return f"{count} {noun}s"
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

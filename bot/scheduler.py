@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,6 +20,7 @@ from bot.store.base import Store
 log = logging.getLogger("dozor.scheduler")
 
 UPKEEP_EVERY = 3600.0
+DIGEST_CHECK_EVERY = 20.0  # digests go out within this many seconds of their time
 FIRST_POLL_SPREAD = 10.0
 
 
@@ -37,12 +38,14 @@ class PollScheduler:
         instance: str,
         clock: Callable[[], float],
         on_report: Callable[[PollReport], None],
+        digests: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._poller = poller
         self._store = store
         self._instance = instance
         self._clock = clock
         self._on_report = on_report
+        self._digests = digests
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, Feed] = {}
@@ -57,6 +60,15 @@ class PollScheduler:
             max_instances=1,
             coalesce=True,
         )
+        if self._digests is not None:
+            self._scheduler.add_job(
+                self._run_digests,
+                IntervalTrigger(seconds=DIGEST_CHECK_EVERY),
+                id="digests",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+            )
         self._scheduler.start()
         self.sync(feeds)
 
@@ -124,6 +136,14 @@ class PollScheduler:
             await self._store.unlock(lock, self._instance)
             return
         self._on_report(report)
+
+    async def _run_digests(self) -> None:
+        if self._digests is None or self._stopping:
+            return
+        try:
+            await self._digests()
+        except Exception:
+            log.exception("digest round failed; retrying")
 
     async def _upkeep(self) -> None:
         try:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from bot.digest import Digest, console_digest
 from bot.models import Alert
 from bot.render import terminal_safe, view
 
@@ -23,11 +24,31 @@ class ConsoleChannel:
         self._console = Console(file=self._stream, highlight=False, soft_wrap=True)
 
     async def send(self, alert: Alert) -> None:
+        if alert.kind == "digest":
+            self._digest(alert)
+            return
         if self._json:
             self._stream.write(json.dumps(alert.contract(), ensure_ascii=False) + "\n")
             self._stream.flush()
             return
         self._console.print(styled(alert))
+        self._stream.flush()
+
+    def _digest(self, alert: Alert) -> None:
+        digest = Digest.from_dict(json.loads(alert.payload))
+        if self._json:
+            line = {
+                "kind": "digest",
+                "topic": digest.topic,
+                "to": digest.to,
+                "start": digest.start.isoformat(),
+                "end": digest.end.isoformat(),
+                "stories": len(digest.stories),
+                "text": console_digest(digest),
+            }
+            self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+        else:
+            self._console.print(Text(terminal_safe(console_digest(digest))))
         self._stream.flush()
 
 

@@ -14,6 +14,7 @@ answers onto retry / deactivate / pause for the dispatcher.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -29,11 +30,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Caller, ChatKind, Commands, Reply
+from bot.commands import Attachment, Caller, ChatKind, Commands, Reply
+from bot.digest import Digest, slack_digest
 from bot.dispatch import DeliveryError
 from bot.models import Alert, Chat
 from bot.ratelimit import Pacer, slack_rules
 from bot.render import slack_alert, slack_code, slack_reply
+from bot.summaries import chart_png
 
 log = logging.getLogger("dozor.slack")
 
@@ -110,15 +113,44 @@ class SlackChannel:
     async def send(self, alert: Alert) -> None:
         chat = await self._chat_settings(alert.to)
         channel = channel_of(alert.to)
+        if alert.kind == "digest":
+            await self._send_digest(alert, channel)
+            return
         text, blocks = slack_alert(alert, chat.zone)
+        await self._post(channel, text, blocks, unfurl=alert.previews)
+
+    async def _send_digest(self, alert: Alert, channel: str) -> None:
+        """The digest's messages, then its chart as a file (weekly digests carry one)."""
+        payload = json.loads(alert.payload)
+        digest = Digest.from_dict(payload)
+        for text, blocks in slack_digest(digest):
+            await self._post(channel, text, blocks, unfurl=False)
+        png = chart_png(payload, digest.topic, digest.zone)
+        if png is not None:
+            await self._pacer.wait(slack_rules(channel))
+            try:
+                await self._client.files_upload_v2(
+                    channel=channel,
+                    content=png,
+                    filename=f"{digest.topic}-trend.png",
+                    title=f"{digest.topic}: mentions per day",
+                )
+            except SlackApiError as exc:
+                raise delivery_error(exc) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise DeliveryError(f"Slack did not answer: {exc!r}") from exc
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[dict[str, object]], *, unfurl: bool
+    ) -> None:
         await self._pacer.wait(slack_rules(channel))
         try:
             await self._client.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=blocks,
-                unfurl_links=alert.previews,
-                unfurl_media=alert.previews,
+                unfurl_links=unfurl,
+                unfurl_media=unfurl,
                 parse="none",
             )
         except SlackApiError as exc:
@@ -247,6 +279,9 @@ class SlackFrontEnd:
             return
         text, blocks = slack_reply(reply.text)
         for attachment in reply.attachments:
+            if attachment.mime.startswith("image/"):
+                await self._upload(str(command.get("channel_id", "")), attachment)
+                continue
             body = attachment.content.decode("utf-8", errors="replace")
             blocks.append({"type": "section", "text": _mrkdwn(f"📎 {attachment.filename}")})
             blocks.extend({"type": "section", "text": _mrkdwn(code)} for code in slack_code(body))
@@ -266,6 +301,16 @@ class SlackFrontEnd:
             if answer.status_code >= 400:
                 log.error("Slack refused the answer to a /dozor command: %s", answer.status_code)
                 return
+
+    async def _upload(self, channel: str, attachment: Attachment) -> None:
+        """A chart for /trend: a file in the channel (answers through response_url cannot
+        carry files)."""
+        try:
+            await self.client.files_upload_v2(
+                channel=channel, content=attachment.content, filename=attachment.filename
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.error("could not upload %s: %r", attachment.filename, exc)
 
     def _trusted_response_url(self, url: str) -> bool:
         """Only Slack's own hooks (or, in tests, the configured API host) get our answers."""

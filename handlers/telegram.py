@@ -9,6 +9,7 @@ platform-neutral `bot.commands`.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,10 +28,12 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.commands import Attachment, Caller, ChatKind, Commands, Reply
+from bot.digest import Digest, telegram_digest
 from bot.dispatch import DeliveryError
 from bot.models import Alert, Chat
 from bot.ratelimit import Pacer, telegram_rules
 from bot.render import split_text, telegram_html
+from bot.summaries import chart_png
 
 log = logging.getLogger("dozor.telegram")
 
@@ -81,12 +84,33 @@ class TelegramChannel:
     async def send(self, alert: Alert) -> None:
         chat = await self._chat_settings(alert.to)
         chat_id = chat_id_of(alert.to)
+        if alert.kind == "digest":
+            await self._send_digest(alert, chat_id)
+            return
         for piece in split_text(telegram_html(alert, chat.zone)):
-            await self._pacer.wait(telegram_rules(chat_id if isinstance(chat_id, int) else 0))
             await self._send_piece(alert, chat_id, piece)
 
-    async def _send_piece(self, alert: Alert, chat_id: int | str, text: str) -> None:
+    async def _send_digest(self, alert: Alert, chat_id: int | str) -> None:
+        """The digest's messages, then its chart as a photo (weekly digests carry one)."""
+        payload = json.loads(alert.payload)
+        digest = Digest.from_dict(payload)
+        for piece in telegram_digest(digest):
+            await self._send_piece(alert, chat_id, piece)
+        png = chart_png(payload, digest.topic, digest.zone)
+        if png is not None:
+            caption = f"{digest.topic}: mentions per day"
+            await self._send_piece(alert, chat_id, caption, photo=png)
+
+    async def _send_piece(
+        self, alert: Alert, chat_id: int | str, text: str, *, photo: bytes | None = None
+    ) -> None:
+        await self._pacer.wait(telegram_rules(chat_id if isinstance(chat_id, int) else 0))
         try:
+            if photo is not None:
+                await self._bot.send_photo(
+                    chat_id, InputFile(photo, filename="trend.png"), caption=text
+                )
+                return
             await self._bot.send_message(
                 chat_id,
                 text,
@@ -227,9 +251,11 @@ class TelegramFrontEnd:
         for piece in split_text(reply.text):
             await message.reply_text(piece, do_quote=False)
         for attachment in reply.attachments:
-            await message.reply_document(
-                InputFile(attachment.content, filename=attachment.filename), do_quote=False
-            )
+            upload = InputFile(attachment.content, filename=attachment.filename)
+            if attachment.mime.startswith("image/"):
+                await message.reply_photo(upload, do_quote=False)
+            else:
+                await message.reply_document(upload, do_quote=False)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update failed: %s", context.error, exc_info=context.error)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Config
 from bot.dispatch import MUTE_RECHECK, DeliveryError, Dispatcher
 from bot.fetch import Fetcher
 from bot.match import parse_keyword_line
@@ -19,6 +20,7 @@ from bot.parse import parse_feed
 from bot.poll import Poller
 from bot.routes import Routing, build_routing
 from bot.store import Store, open_store
+from bot.summaries import Summaries
 from handlers.console import ConsoleChannel
 from tests.fakes.feed_server import FeedServer
 from tests.feeds import MATCHING, OTHER, Entry, rss
@@ -350,3 +352,56 @@ async def test_quiet_hours_hold_alerts_and_release_them_when_they_end(
     rig.clock.now += 1
     assert len((await rig.dispatcher.drain()).sent) == 3
     assert len(rig.printed()) == 3
+
+
+# --- digests ---------------------------------------------------------------------------------
+DIGEST_SUB = Subscription(
+    "belarus", "console", BELARUS.keywords, mode="digest", digest="daily 09:00 UTC"
+)
+
+
+def summaries_for(rig: Rig, instance: str = "a") -> Summaries:
+    config = Config(Path("feeds.yaml"), feeds=(), topics=(BELARUS,), subscriptions=(DIGEST_SUB,))
+    return Summaries(store=rig.store, config=config, clock=rig.clock, instance=instance)
+
+
+async def test_a_daily_digest_goes_out_once_at_its_time_and_never_again(
+    open_rig, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER))
+    rig = await open_rig((DIGEST_SUB,))  # 2025-09-12 08:00 UTC
+    first, second = summaries_for(rig, "a"), summaries_for(rig, "b")
+    assert await first.run_due() == 0  # first sight: the period starts at yesterday's 09:00
+    report = await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert len(report.alerts) == 3  # into the digest buffer, not the outbox
+    assert (await rig.dispatcher.drain()).sent == []
+    rig.clock.now += 3600 + 5  # 09:00:05
+    assert sorted([await first.run_due(), await second.run_due()]) == [0, 1]  # two replicas
+    await rig.dispatcher.drain()
+    (line,) = rig.printed()
+    assert (line["kind"], line["stories"]) == ("digest", 3)
+    assert "belarus · 11 Sep 09:00 – 12 Sep 09:00 (UTC)" in line["text"]
+    assert all(e.title in line["text"] for e in MATCHING)
+    assert await rig.store.digest_alerts("console", "belarus") == []
+    restarted = summaries_for(rig, "c")
+    rig.clock.now += 600
+    assert await restarted.run_due() == 0
+    await rig.dispatcher.drain()
+    assert rig.printed() == []
+
+
+async def test_an_empty_period_sends_nothing_and_the_next_carries_the_trend(
+    open_rig, feed_server: FeedServer
+) -> None:
+    rig = await open_rig((DIGEST_SUB,))
+    summaries = summaries_for(rig)
+    await summaries.run_due()
+    rig.clock.now += 3600 + 5
+    assert await summaries.run_due() == 0  # nothing collected: no message
+    feed_server.set("/f.xml", rss(*MATCHING))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    rig.clock.now += 86400
+    assert await summaries.run_due() == 1
+    await rig.dispatcher.drain()
+    (line,) = rig.printed()
+    assert "Keywords: Lukashenko 2 (new) · Belarus* 1 (new) · Minsk 1 (new)" in line["text"]

@@ -275,3 +275,65 @@ def test_webhook_mode_takes_updates_with_the_secret_only(
         assert alert.plain.startswith(MATCHING[0].title)
         code, log = running.stop()
     assert code == 0 and "wrong secret" in log
+
+
+TWO_FEEDS = """\
+defaults: {interval: 1s, backfill: 0}
+feeds:
+  - {url: "%s", name: Local News}
+  - {url: "%s", name: Wire Service}
+topics:
+  belarus:
+    keywords:
+      - Lukashenko | Лукашэнк*
+      - Minsk | Минск*
+      - Belarus* | Białoru*
+"""
+
+
+def test_digest_now_after_a_burst_is_one_message_with_stories_and_sources(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*OTHER))
+    feed_server.set("/g.xml", rss(*OTHER))
+    config = TWO_FEEDS % (feed_server.url("/f.xml"), feed_server.url("/g.xml"))
+    (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
+    with Service(tmp_path, telegram_api.env()) as running:
+        telegram_api.wait_for_call("getUpdates")
+        wait_until(
+            lambda: feed_server.hits("/f.xml") >= 1 and feed_server.hits("/g.xml") >= 1,
+            what="first polls",
+        )
+        reply = command(telegram_api, PRIVATE, "/subscribe belarus digest")
+        assert reply.startswith("Subscribed to belarus")
+        shared = Entry("Lukashenko meets envoy in Minsk", "https://news.example/s", "s1")
+        feed_server.set("/f.xml", rss(shared, MATCHING[1], *OTHER))
+        feed_server.set("/g.xml", rss(Entry(shared.title, shared.link, "g-s1"), *OTHER))
+        polls_f, polls_g = feed_server.hits("/f.xml"), feed_server.hits("/g.xml")
+        wait_until(
+            lambda: (
+                feed_server.hits("/f.xml") > polls_f + 1
+                and feed_server.hits("/g.xml") > polls_g + 1
+            ),
+            what="the burst polled",
+        )
+        assert len(telegram_api.sent(PRIVATE)) == 1  # digest mode: nothing instant
+        answer = command(telegram_api, PRIVATE, "/digest now")
+        digest = telegram_api.wait_for_sent(3, chat_id=PRIVATE)[2]
+        assert answer == "Digest on its way (belarus: 2 stories).", digest.plain
+        digest = telegram_api.wait_for_sent(3, chat_id=PRIVATE)[2]
+        lines = digest.plain.splitlines()
+        assert lines[0].startswith("belarus · ") and "2 stories from 2 sources" in digest.plain
+        story_sources = lines[lines.index(f"1. {shared.title}") + 1].split(" · ")[0]
+        assert sorted(story_sources.split(", ")) == ["Local News", "Wire Service"]
+        assert MATCHING[1].title in digest.plain
+        assert digest.parse_mode == "HTML" and '<a href="https://news.example/s">' in digest.text
+        again = command(telegram_api, PRIVATE, "/digest now")
+        assert again == "Nothing new was collected since the last digest."
+        running.stop()
+    assert len(telegram_api.sent(PRIVATE)) == 4  # subscribe, answer, digest, answer
+
+
+def polls_later(server: FeedServer, path: str = "/f.xml", count: int = 2) -> None:
+    hits = server.hits(path)
+    wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls")

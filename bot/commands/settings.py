@@ -175,7 +175,7 @@ async def digest_now(cmd: DigestNow, ctx: Context) -> Reply:
     if ctx.summaries is None:
         return answer("Digests are not running in this process; try again in a minute.")
     sent = {sub.topic: await ctx.summaries.digest_now(ctx.to, sub.topic) for sub in targets}
-    parts = [f"{topic}: {plural(n, 'story')}" for topic, n in sent.items() if n]
+    parts = [f"{topic}: {plural(n, 'story', 'stories')}" for topic, n in sent.items() if n]
     if not parts:
         return answer("Nothing new was collected since the last digest.")
     return answer(f"Digest on its way ({'; '.join(parts)}).")
