@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import pipeline, polling
+from bench import cluster, pipeline, polling
 
 
 def main(argv: list[str]) -> int:
-    which = set(argv) or {"pipeline", "polling"}
+    which = set(argv) or {"pipeline", "polling", "cluster"}
     if "pipeline" in which:
         pipeline.main()
     if "polling" in which:
         asyncio.run(polling.main())
+    if "cluster" in which:
+        cluster.main()
     return 0
 
 

@@ -24,6 +24,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from telegram.error import InvalidToken, NetworkError
 
+from bot.cluster import ClusterSettings
 from bot.commands import Commands
 from bot.config import Config
 from bot.dispatch import Channel, Dispatcher, DispatchReport
@@ -37,6 +38,7 @@ from bot.scheduler import PollScheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.redis import redact
+from bot.stories import StoryClusters
 from bot.summaries import Summaries
 from handlers.console import ConsoleChannel
 from handlers.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd, build_slack_app
@@ -151,7 +153,13 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
         clock = time.time
         routing = RoutingCache(config, store, clock)
         channels: dict[str, Channel] = {"console": ConsoleChannel(as_json=as_json)}
-        poller = Poller(fetch=fetcher.fetch, store=store, routing=routing.get, clock=clock)
+        stories = StoryClusters(
+            store,
+            ClusterSettings(max_distance=settings.story_distance, window=settings.story_window),
+        )
+        poller = Poller(
+            fetch=fetcher.fetch, store=store, routing=routing.get, clock=clock, stories=stories
+        )
         holder: list[Services] = []
 
         async def on_gone(to: str, reason: str) -> None:

@@ -7,9 +7,10 @@ again when it runs out. Alerts to one destination go out in order, destinations 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,9 +45,23 @@ class DeliveryError(Exception):
 
 
 class Channel(Protocol):
-    """Where alerts leave Dozor: console, Telegram, Slack. `send` returns once accepted."""
+    """Where alerts leave Dozor: console, Telegram, Slack. `send` returns once accepted, with
+    a reference to the message when the platform can edit it later (else None)."""
 
-    async def send(self, alert: Alert) -> None: ...
+    async def send(self, alert: Alert) -> str | None: ...
+
+
+class Editor(Protocol):
+    """A channel that can add "also: <outlets>" to a message it sent."""
+
+    async def edit(self, alert: Alert, ref: str, also: Sequence[str]) -> None: ...
+
+
+STORY_MEMORY = 3 * 86400.0  # how long a sent story's message can still be edited
+
+
+def sent_record(to: str, story: str) -> str:
+    return f"sent:{to}/{story}"
 
 
 def platform_of(destination: str) -> str:
@@ -164,8 +179,16 @@ class Dispatcher:
                 report.waiting[platform] += len(entries) - index
                 return report
             try:
-                await self._send(channel, entry)
+                if entry.alert.kind == "also":
+                    await self._also(channel, entry)
+                    await self._store.ack(entry.id)
+                    continue
+                ref = await self._send(channel, entry)
             except DeliveryError as exc:
+                if entry.alert.kind == "also" and (exc.permanent or exc.rejected):
+                    await self._store.ack(entry.id)  # an edit that cannot be made is dropped
+                    log.info("edit dropped: %s", exc, extra={"to": entry.alert.to})
+                    continue
                 if exc.permanent:
                     await self._give_up(entry, str(exc))
                     report.dropped += 1
@@ -188,6 +211,7 @@ class Dispatcher:
                 return report
             await self._store.ack(entry.id)
             report.sent.append(entry.alert)
+            await self._remember(entry.alert, ref)
             if self._on_sent is not None:
                 try:
                     await self._on_sent(entry.alert)
@@ -217,16 +241,57 @@ class Dispatcher:
             )
         return [e for e in entries if e not in held], len(held)
 
-    async def _send(self, channel: Channel, entry: OutboxEntry) -> None:
+    async def _send(self, channel: Channel, entry: OutboxEntry) -> str | None:
         """A channel's unexpected exception is a transient failure, logged in full, never a
         crash of the delivery loop."""
         try:
-            await channel.send(entry.alert)
+            return await channel.send(entry.alert)
         except DeliveryError:
             raise
         except Exception as exc:
             log.exception("channel failed unexpectedly", extra={"to": entry.alert.to})
             raise DeliveryError(f"unexpected error: {exc!r}") from exc
+
+    async def _remember(self, alert: Alert, ref: str | None) -> None:
+        """A story's first alert: keep its message so that later outlets can be added."""
+        if ref is None or not alert.story or alert.kind != "alert":
+            return
+        record = {"ref": ref, "alert": alert.to_dict(), "sources": [alert.feed]}
+        try:
+            await self._store.put_record(
+                sent_record(alert.to, alert.story),
+                json.dumps(record, ensure_ascii=False),
+                expires=self._clock() + STORY_MEMORY,
+            )
+        except Exception:  # the alert went out; only the later edit is lost
+            log.exception("could not remember a sent story", extra={"to": alert.to})
+
+    async def _also(self, channel: Channel, entry: OutboxEntry) -> None:
+        """Another outlet carried a story this destination already got: edit that message to
+        say so (once per outlet), or do nothing where the platform cannot edit."""
+        alert = entry.alert
+        editor = getattr(channel, "edit", None)
+        name = sent_record(alert.to, alert.story)
+        text = await self._store.get_record(name, now=self._clock())
+        if editor is None or text is None:
+            return
+        record = json.loads(text)
+        sources: list[str] = list(record["sources"])
+        if alert.feed in sources:
+            return
+        sources.append(alert.feed)
+        original = Alert.from_dict(record["alert"])
+        try:
+            await editor(original, str(record["ref"]), sources[1:])
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            log.exception("channel failed to edit", extra={"to": alert.to})
+            raise DeliveryError(f"unexpected error: {exc!r}") from exc
+        record["sources"] = sources
+        await self._store.put_record(
+            name, json.dumps(record, ensure_ascii=False), expires=self._clock() + STORY_MEMORY
+        )
 
     async def _give_up(self, entry: OutboxEntry, reason: str) -> None:
         """The destination is gone for good: deactivate it, drop the alert."""

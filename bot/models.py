@@ -144,6 +144,8 @@ class Alert:
         item (the digest lists a story's sources), so only a feed's own repeats are one."""
         if self.delivery == "digest":
             return f"{self.feed_id}|{self.canonical_url or self.id}"
+        if self.kind == "also":  # one edit per outlet that carried the story
+            return f"also:{self.story}:{self.feed_id}"
         if self.story:
             return f"story:{self.story}"
         return self.canonical_url or f"{self.feed_id}:{self.id}"

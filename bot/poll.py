@@ -16,6 +16,7 @@ from bot.models import Alert, Feed, FeedState
 from bot.parse import ParsedFeed, parse_feed_async
 from bot.routes import Routing, decide_alerts
 from bot.store.base import Store
+from bot.stories import StoryClusters
 
 log = logging.getLogger("dozor.poll")
 
@@ -82,6 +83,21 @@ def after_success(
     )
 
 
+def with_stories(alerts: list[Alert], stories: dict[str, tuple[str, bool]]) -> list[Alert]:
+    """Each alert tagged with its story. An instant alert of a story seen before also gets an
+    "also" twin: if the destination already got the story, the store drops the alert (same
+    story) and the twin edits the first message to add this outlet; if not, the alert goes
+    out and the twin finds nothing new to add."""
+    tagged: list[Alert] = []
+    for alert in alerts:
+        story, new = stories.get(alert.id, ("", True))
+        alert = replace(alert, story=story)
+        tagged.append(alert)
+        if story and not new and alert.delivery == "instant":
+            tagged.append(replace(alert, kind="also"))
+    return tagged
+
+
 def is_backing_off(state: FeedState, now: float) -> bool:
     return state.retry_at is not None and now < state.retry_at
 
@@ -96,11 +112,13 @@ class Poller:
         store: Store,
         routing: Callable[[], Awaitable[Routing]],
         clock: Callable[[], float],
+        stories: StoryClusters | None = None,
     ) -> None:
         self._fetch = fetch
         self._store = store
         self._routing = routing
         self._clock = clock
+        self._stories = stories
 
     async def poll(self, feed: Feed, *, force: bool = False) -> PollReport:
         """Poll once; never raises for a feed's fault (network, HTTP, XML), only for the store's."""
@@ -140,6 +158,8 @@ class Poller:
             now=now,
             limit_items=feed.backfill if first_poll else None,
         )
+        if self._stories is not None:
+            alerts = with_stories(alerts, await self._stories.assign(feed, new, now))
         new_state = after_success(state, now=now, result=result, new_items=len(new))
         queued = await self._store.commit_poll(
             feed.id, keys, alerts, new_state, now=now, keep_seconds=feed.dedup_days * 86400.0

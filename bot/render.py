@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -98,7 +99,7 @@ def console_text(alert: Alert, zone: str = "UTC") -> str:
     return "\n".join(lines)
 
 
-def telegram_html(alert: Alert, zone: str = "UTC") -> str:
+def telegram_html(alert: Alert, zone: str = "UTC", also: Sequence[str] = ()) -> str:
     """Telegram HTML: the bold title linked to the canonical URL, source and local time, the
     matched keywords, an excerpt. Every piece of feed text is escaped; the result stays far
     under Telegram's 4,096 characters because title and excerpt are capped."""
@@ -106,6 +107,8 @@ def telegram_html(alert: Alert, zone: str = "UTC") -> str:
     title = f"<b>{escape(v.title)}</b>"
     lines = [f'<a href="{escape(v.url)}">{title}</a>' if v.url else title]
     lines.append("<i>" + escape(" · ".join(p for p in (v.source, v.when) if p)) + "</i>")
+    if also:
+        lines.append("📰 also: " + escape(also_line(also)))
     lines.append("🔎 " + escape(", ".join(v.matched)))
     if v.excerpt:
         lines.append(escape(v.excerpt))
@@ -154,14 +157,24 @@ def _mrkdwn(text: str) -> dict[str, object]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def slack_alert(alert: Alert, zone: str = "UTC") -> tuple[str, list[dict[str, object]]]:
+def also_line(sources: Sequence[str], shown: int = 5) -> str:
+    """`Reuters, ANSA +3`: the other outlets that carried a story already sent."""
+    names = [excerpt(s, 60) for s in sources]
+    rest = len(names) - shown
+    return ", ".join(names[:shown]) + (f" +{rest}" if rest > 0 else "")
+
+
+def slack_alert(
+    alert: Alert, zone: str = "UTC", also: Sequence[str] = ()
+) -> tuple[str, list[dict[str, object]]]:
     """Block Kit for an alert and its notification `text`: the linked bold title; a context
     line with source, local time and matched keywords; the excerpt. All feed text escaped and
     every text object `verbatim`, so a headline cannot mention anyone."""
     v = view(alert, zone)
     title = mrkdwn_escape(v.title)
     head = f"*<{slack_url(v.url)}|{title}>*" if v.url else f"*{title}*"
-    context = " · ".join(p for p in (v.source, v.when, "🔎 " + ", ".join(v.matched)) if p)
+    extra = f"📰 also: {also_line(also)}" if also else ""
+    context = " · ".join(p for p in (v.source, v.when, extra, "🔎 " + ", ".join(v.matched)) if p)
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": _mrkdwn(head)},
         {"type": "context", "elements": [_mrkdwn(mrkdwn_escape(context))]},

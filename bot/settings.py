@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.timespec import TimeSpecError, parse_duration
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -29,6 +31,8 @@ class Settings:
     http_port: int = 8080
     allow_private_networks: bool = False
     admins: frozenset[str] = frozenset()
+    story_distance: int = 10  # SimHash bits two items of one story may differ in
+    story_window: float = 48 * 3600.0  # how long a story stays open to more outlets
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -61,6 +65,13 @@ class Settings:
             raise SettingsError("SLACK_APP_TOKEN is an app-level token and starts with xapp-")
         if slack_token and not slack_token.startswith("xoxb-"):
             raise SettingsError("SLACK_BOT_TOKEN is the bot token and starts with xoxb-")
+        distance = get("DOZOR_STORY_DISTANCE") or "10"
+        if not distance.isdigit() or not 0 <= int(distance) <= 31:
+            raise SettingsError(f"DOZOR_STORY_DISTANCE={distance!r}: a number of bits, 0-31")
+        try:
+            window = parse_duration(get("DOZOR_STORY_WINDOW") or "48h")
+        except TimeSpecError as exc:
+            raise SettingsError(f"DOZOR_STORY_WINDOW: {exc}") from None
         return cls(
             config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
             redis_url=get("REDIS_URL"),
@@ -75,4 +86,6 @@ class Settings:
             http_port=int(port_text),
             allow_private_networks=private in _TRUE,
             admins=admins,
+            story_distance=int(distance),
+            story_window=window,
         )

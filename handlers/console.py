@@ -24,6 +24,7 @@ class ConsoleChannel:
         self._console = Console(file=self._stream, highlight=False, soft_wrap=True)
 
     async def send(self, alert: Alert) -> None:
+        """Printed lines cannot be edited: no reference is returned."""
         if alert.kind == "digest":
             self._digest(alert)
             return

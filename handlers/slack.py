@@ -17,7 +17,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,14 +110,31 @@ class SlackChannel:
         self._chat_settings = chat_settings
         self._pacer = pacer or Pacer()
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> str | None:
+        """The message's ts, so that it can be updated later."""
         chat = await self._chat_settings(alert.to)
         channel = channel_of(alert.to)
         if alert.kind == "digest":
             await self._send_digest(alert, channel)
-            return
+            return None
         text, blocks = slack_alert(alert, chat.zone)
-        await self._post(channel, text, blocks, unfurl=alert.previews)
+        return await self._post(channel, text, blocks, unfurl=alert.previews)
+
+    async def edit(self, alert: Alert, ref: str, also: Sequence[str]) -> None:
+        """Add the other outlets to a sent alert (chat.update, within the channel's pace)."""
+        chat = await self._chat_settings(alert.to)
+        channel = channel_of(alert.to)
+        text, blocks = slack_alert(alert, chat.zone, also=also)
+        await self._pacer.wait(slack_rules(channel))
+        try:
+            await self._client.chat_update(channel=channel, ts=ref, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            error = delivery_error(exc)
+            if error.permanent:  # the channel is gone or the message deleted: drop the edit
+                raise DeliveryError(str(error), rejected=True) from exc
+            raise error from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"Slack did not answer: {exc!r}") from exc
 
     async def _send_digest(self, alert: Alert, channel: str) -> None:
         """The digest's messages, then its chart as a file (weekly digests carry one)."""
@@ -142,10 +159,10 @@ class SlackChannel:
 
     async def _post(
         self, channel: str, text: str, blocks: list[dict[str, object]], *, unfurl: bool
-    ) -> None:
+    ) -> str | None:
         await self._pacer.wait(slack_rules(channel))
         try:
-            await self._client.chat_postMessage(
+            answer = await self._client.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=blocks,
@@ -157,6 +174,8 @@ class SlackChannel:
             raise delivery_error(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"Slack did not answer: {exc!r}") from exc
+        ts = answer.get("ts")
+        return str(ts) if ts else None
 
 
 def delivery_error(exc: SlackApiError) -> DeliveryError:

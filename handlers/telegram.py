@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from telegram import Bot, BotCommand, InputFile, LinkPreviewOptions, Message, Update
@@ -32,7 +32,7 @@ from bot.digest import Digest, telegram_digest
 from bot.dispatch import DeliveryError
 from bot.models import Alert, Chat
 from bot.ratelimit import Pacer, telegram_rules
-from bot.render import split_text, telegram_html
+from bot.render import TELEGRAM_LIMIT, split_text, telegram_html
 from bot.summaries import chart_png
 
 log = logging.getLogger("dozor.telegram")
@@ -81,14 +81,45 @@ class TelegramChannel:
         self._move = move
         self._pacer = pacer or Pacer()
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> str | None:
+        """The message id of the alert (its first piece), so that it can be edited later."""
         chat = await self._chat_settings(alert.to)
         chat_id = chat_id_of(alert.to)
         if alert.kind == "digest":
             await self._send_digest(alert, chat_id)
-            return
-        for piece in split_text(telegram_html(alert, chat.zone)):
+            return None
+        refs = [
             await self._send_piece(alert, chat_id, piece)
+            for piece in split_text(telegram_html(alert, chat.zone))
+        ]
+        return refs[0] if len(refs) == 1 else None
+
+    async def edit(self, alert: Alert, ref: str, also: Sequence[str]) -> None:
+        """Add the other outlets to a sent alert (editMessageText, within the budgets)."""
+        chat = await self._chat_settings(alert.to)
+        chat_id = chat_id_of(alert.to)
+        text = telegram_html(alert, chat.zone, also=also)
+        if len(text) > TELEGRAM_LIMIT:
+            return
+        await self._pacer.wait(telegram_rules(chat_id if isinstance(chat_id, int) else 0))
+        try:
+            await self._bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=int(ref),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=not alert.previews),
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return
+            raise DeliveryError(f"Telegram refused the edit: {exc.message}", rejected=True) from exc
+        except Forbidden as exc:
+            raise DeliveryError(f"Telegram refused: {exc.message}", rejected=True) from exc
+        except RetryAfter as exc:
+            raise DeliveryError(str(exc), retry_after=seconds(exc.retry_after)) from exc
+        except (NetworkError, TelegramError) as exc:
+            raise DeliveryError(f"Telegram did not answer: {exc}") from exc
 
     async def _send_digest(self, alert: Alert, chat_id: int | str) -> None:
         """The digest's messages, then its chart as a photo (weekly digests carry one)."""
@@ -103,20 +134,21 @@ class TelegramChannel:
 
     async def _send_piece(
         self, alert: Alert, chat_id: int | str, text: str, *, photo: bytes | None = None
-    ) -> None:
+    ) -> str:
         await self._pacer.wait(telegram_rules(chat_id if isinstance(chat_id, int) else 0))
         try:
             if photo is not None:
-                await self._bot.send_photo(
+                sent = await self._bot.send_photo(
                     chat_id, InputFile(photo, filename="trend.png"), caption=text
                 )
-                return
-            await self._bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=not alert.previews),
-            )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=not alert.previews),
+                )
+            return str(sent.message_id)
         except RetryAfter as exc:
             raise DeliveryError(str(exc), retry_after=seconds(exc.retry_after)) from exc
         except ChatMigrated as exc:

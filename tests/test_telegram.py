@@ -4,6 +4,7 @@ the chat receives. Every wait is on a condition (a message sent, a poll made).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, _plain_text
 from tests.feeds import MATCHING, OTHER, Entry, atom, rss
 from tests.service import Service, wait_until
 
@@ -291,19 +292,26 @@ topics:
 """
 
 
+@contextlib.contextmanager
+def two_feeds(workdir: Path, api: FakeTelegram, server: FeedServer) -> Iterator[Service]:
+    """`dozor run` on two feeds (Local News, Wire Service) that have both been polled once."""
+    server.set("/f.xml", rss(*OTHER))
+    server.set("/g.xml", rss(*OTHER))
+    config = TWO_FEEDS % (server.url("/f.xml"), server.url("/g.xml"))
+    (workdir / "feeds.yaml").write_text(config, encoding="utf-8")
+    with Service(workdir, api.env()) as running:
+        api.wait_for_call("getUpdates")
+        wait_until(
+            lambda: server.hits("/f.xml") >= 1 and server.hits("/g.xml") >= 1,
+            what="first polls",
+        )
+        yield running
+
+
 def test_digest_now_after_a_burst_is_one_message_with_stories_and_sources(
     tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/f.xml", rss(*OTHER))
-    feed_server.set("/g.xml", rss(*OTHER))
-    config = TWO_FEEDS % (feed_server.url("/f.xml"), feed_server.url("/g.xml"))
-    (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
-    with Service(tmp_path, telegram_api.env()) as running:
-        telegram_api.wait_for_call("getUpdates")
-        wait_until(
-            lambda: feed_server.hits("/f.xml") >= 1 and feed_server.hits("/g.xml") >= 1,
-            what="first polls",
-        )
+    with two_feeds(tmp_path, telegram_api, feed_server) as running:
         reply = command(telegram_api, PRIVATE, "/subscribe belarus digest")
         assert reply.startswith("Subscribed to belarus")
         shared = Entry("Lukashenko meets envoy in Minsk", "https://news.example/s", "s1")
@@ -337,3 +345,35 @@ def test_digest_now_after_a_burst_is_one_message_with_stories_and_sources(
 def polls_later(server: FeedServer, path: str = "/f.xml", count: int = 2) -> None:
     hits = server.hits(path)
     wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls")
+
+
+def test_a_second_outlet_of_the_same_story_edits_the_first_message(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    with two_feeds(tmp_path, telegram_api, feed_server) as running:
+        command(telegram_api, PRIVATE, "/subscribe belarus")
+        first = Entry(
+            "Lukashenko meets Chinese envoy in Minsk to discuss trade and grain deliveries",
+            "https://local.example/1",
+            "l1",
+        )
+        feed_server.set("/f.xml", rss(first, *OTHER))
+        (alert,) = telegram_api.wait_for_sent(2, chat_id=PRIVATE)[1:]
+        assert alert.plain.startswith(first.title)
+        retold = Entry(
+            "Lukashenko meets Chinese envoy in Minsk, discusses trade and grain deliveries",
+            "https://wire.example/9",
+            "w9",
+        )
+        other = Entry("Belarus opposition leader speaks at the Polish Sejm", "https://w/2", "w2")
+        feed_server.set("/g.xml", rss(retold, other, *OTHER))
+        wait_until(lambda: len(telegram_api.edits(PRIVATE)) >= 1, what="an edit")
+        (edit,) = telegram_api.edits(PRIVATE)
+        shown = _plain_text(edit.text, edit.parse_mode)
+        assert edit.message_id == alert.message_id
+        assert "📰 also: Wire Service" in shown and shown.startswith(first.title)
+        separate = telegram_api.wait_for_sent(3, chat_id=PRIVATE)[2]
+        assert separate.plain.startswith(other.title)  # a different story: its own message
+        polls_later(feed_server, "/g.xml")
+        assert len(telegram_api.sent(PRIVATE)) == 3 and len(telegram_api.edits(PRIVATE)) == 1
+        running.stop()
