@@ -23,7 +23,7 @@ from bot.commands import Attachment
 from bot.commands.replies import zone_of
 from bot.commands.schedules import default_schedule
 from bot.config import Config
-from bot.digest import compose, daily_mentions, keyword_counts
+from bot.digest import compose, keyword_counts
 from bot.models import Alert, FeedState, Subscription
 from bot.routes import merge_subscriptions
 from bot.store.base import Store
@@ -176,7 +176,7 @@ class Summaries:
         if alerts:
             payload = digest.to_dict()
             if sub.mode == "digest":  # "both" counted these when they went out instantly
-                await self._add_history(sub.to, sub.topic, daily_mentions(alerts, zone), now)
+                await self._add_history(sub.to, sub.topic, seen_mentions(alerts, zone), now)
             if chart:
                 payload["chart"] = await self._chart_data(sub.to, sub.topic, zone, now, CHART_DAYS)
             entry = Alert(
@@ -216,8 +216,9 @@ class Summaries:
         if alert.kind != "alert" or alert.delivery != "instant":
             return
         chat = await self._store.chat(alert.to)
-        day = {daily_day(alert, chat.zone): dict.fromkeys(alert.matched, 1)}
-        await self._add_history(alert.to, alert.topic, day, self._clock())
+        await self._add_history(
+            alert.to, alert.topic, seen_mentions([alert], chat.zone), self._clock()
+        )
 
     async def trend(self, to: str, topic: str, days: int) -> Attachment | None:
         now = self._clock()
@@ -269,9 +270,16 @@ class Summaries:
         )
 
 
-def daily_day(alert: Alert, zone: str) -> date:
-    when = alert.published or _moment(alert.created or 0.0)
-    return when.astimezone(zone_of(zone)).date()
+def seen_mentions(alerts: list[Alert], zone: str) -> dict[date, dict[str, int]]:
+    """Stories per keyword line per local day on which Dozor saw them: a chart of what came
+    in (a feed's own dates can be old or wrong)."""
+    tz = zone_of(zone)
+    stories: dict[date, dict[str, set[str]]] = {}
+    for alert in alerts:
+        day = _moment(alert.created).astimezone(tz).date()
+        for label in alert.matched:
+            stories.setdefault(day, {}).setdefault(label, set()).add(alert.story_key)
+    return {day: {k: len(v) for k, v in labels.items()} for day, labels in stories.items()}
 
 
 def chart_png(payload: Mapping[str, object], topic: str, zone: str) -> bytes | None:

@@ -20,7 +20,7 @@ from bot.parse import parse_feed
 from bot.poll import Poller
 from bot.routes import Routing, build_routing
 from bot.store import Store, open_store
-from bot.summaries import Summaries
+from bot.summaries import Summaries, chart_png
 from handlers.console import ConsoleChannel
 from tests.fakes.feed_server import FeedServer
 from tests.feeds import MATCHING, OTHER, Entry, rss
@@ -405,3 +405,23 @@ async def test_an_empty_period_sends_nothing_and_the_next_carries_the_trend(
     await rig.dispatcher.drain()
     (line,) = rig.printed()
     assert "Keywords: Lukashenko 2 (new) · Belarus* 1 (new) · Minsk 1 (new)" in line["text"]
+
+
+async def test_a_weekly_digest_carries_a_chart_of_the_week(
+    open_rig, feed_server: FeedServer
+) -> None:
+    weekly = replace(DIGEST_SUB, digest="weekly fri 09:00 UTC")  # 2025-09-12 is a Friday
+    rig = await open_rig((weekly,))
+    config = Config(Path("feeds.yaml"), feeds=(), topics=(BELARUS,), subscriptions=(weekly,))
+    summaries = Summaries(store=rig.store, config=config, clock=rig.clock, instance="a")
+    await summaries.run_due()
+    feed_server.set("/f.xml", rss(*MATCHING))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    rig.clock.now += 3600 + 5
+    assert await summaries.run_due() == 1
+    [entry] = await rig.store.claim(now=rig.clock.now, lease=60, limit=10)
+    payload = json.loads(entry.alert.payload)
+    assert entry.alert.kind == "digest" and len(payload["chart"]) == 7
+    assert payload["chart"]["2025-09-12"] == {"Lukashenko": 2, "Belarus*": 1, "Minsk": 1}
+    png = chart_png(payload, "belarus", "UTC")
+    assert png is not None and png.startswith(b"\x89PNG")

@@ -102,9 +102,9 @@ def publish(server: FeedServer, *entries: Entry) -> None:
     server.set("/f.xml", rss(*entries, *OTHER))
 
 
-def polls_later(server: FeedServer, count: int = 2) -> None:
-    hits = server.hits("/f.xml")
-    wait_until(lambda: server.hits("/f.xml") >= hits + count, what=f"{count} more polls")
+def polls_later(server: FeedServer, count: int = 2, path: str = "/f.xml") -> None:
+    hits = server.hits(path)
+    wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls of {path}")
 
 
 def test_subscribe_then_one_block_kit_alert(
@@ -251,3 +251,74 @@ def test_a_refused_token_is_said_plainly_and_the_rest_keeps_running(
         code, log = running.stop()
     assert code == 0 and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in log
     assert "Traceback" not in log and not slack_api.calls("apps.connections.open")
+
+
+TWO_FEEDS = CONFIG.replace(
+    '  - {url: "%s", name: Local News}\n',
+    '  - {url: "%s", name: Local News}\n  - {url: "%s", name: Wire Service}\n',
+)
+
+
+@pytest.fixture
+def two_feed_socket(
+    tmp_path: Path, slack_api: FakeSlack, feed_server: FeedServer
+) -> Iterator[Transport]:
+    for path in ("/f.xml", "/g.xml"):
+        feed_server.set(path, rss(*OTHER))
+    config = TWO_FEEDS % (feed_server.url("/f.xml"), feed_server.url("/g.xml"))
+    (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
+    slack_api.add_channel(NEWS, name="news")
+    slack_api.add_user(ANNA, name="anna")
+    with Service(tmp_path, slack_api.env(socket_mode=True)) as running:
+        slack_api.wait_for_socket()
+        wait_until(
+            lambda: feed_server.hits("/f.xml") >= 1 and feed_server.hits("/g.xml") >= 1,
+            what="first polls",
+        )
+        yield Transport(slack_api, None)
+        running.stop()
+
+
+def test_digest_now_is_one_block_kit_message_with_stories_and_sources(
+    two_feed_socket: Transport, slack_api: FakeSlack, feed_server: FeedServer
+) -> None:
+    two_feed_socket.command(ANNA, "subscribe belarus digest")
+    shared = Entry("Lukashenko meets envoy in Minsk", "https://news.example/s", "s1")
+    feed_server.set("/f.xml", rss(shared, MATCHING[1], *OTHER))
+    feed_server.set("/g.xml", rss(Entry(shared.title, shared.link, "g-s1"), *OTHER))
+    polls_later(feed_server)
+    polls_later(feed_server, path="/g.xml")
+    assert slack_api.posted(NEWS) == []  # digest mode: nothing instant
+    answer = two_feed_socket.command(ANNA, "digest now")
+    assert answer.plain == "Digest on its way (belarus: 2 stories)."
+    (digest,) = slack_api.wait_for_posted(1, channel=NEWS)
+    assert "2 stories from 2 sources" in digest.plain and digest.mentions == []
+    assert shared.title in digest.plain and MATCHING[1].title in digest.plain
+    assert "Local News" in digest.plain and "Wire Service" in digest.plain
+    assert digest.blocks is not None and all(
+        b["text"].get("verbatim") for b in digest.blocks if isinstance(b.get("text"), dict)
+    )
+
+
+def test_a_second_outlet_updates_the_first_message(
+    two_feed_socket: Transport, slack_api: FakeSlack, feed_server: FeedServer
+) -> None:
+    two_feed_socket.command(ANNA, "subscribe belarus")
+    first = Entry(
+        "Lukashenko meets Chinese envoy in Minsk to discuss trade and grain deliveries",
+        "https://local.example/1",
+        "l1",
+    )
+    feed_server.set("/f.xml", rss(first, *OTHER))
+    (alert,) = slack_api.wait_for_posted(1, channel=NEWS)
+    retold = Entry(
+        "Lukashenko meets Chinese envoy in Minsk, discusses trade and grain deliveries",
+        "https://wire.example/9",
+        "w9",
+    )
+    feed_server.set("/g.xml", rss(retold, *OTHER))
+    wait_until(lambda: len(slack_api.updates(NEWS)) >= 1, what="chat.update")
+    (update,) = slack_api.updates(NEWS)
+    assert update.ts == alert.ts and "📰 also: Wire Service" in update.plain
+    polls_later(feed_server, path="/g.xml")
+    assert len(slack_api.posted(NEWS)) == 1 and len(slack_api.updates(NEWS)) == 1

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,32 @@ def test_a_second_outlet_of_the_same_story_edits_the_first_message(
         polls_later(feed_server, "/g.xml")
         assert len(telegram_api.sent(PRIVATE)) == 3 and len(telegram_api.edits(PRIVATE)) == 1
         running.stop()
+
+
+def test_quiet_hours_hold_alerts_and_quiet_off_releases_them(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    now = datetime.now(UTC)
+    window = f"{now - timedelta(minutes=1):%H:%M}-{now + timedelta(hours=2):%H:%M}"
+    assert command(telegram_api, PRIVATE, f"/quiet {window}").startswith("Quiet hours set")
+    publish(feed_server, MATCHING[0])
+    polls_later(feed_server)
+    assert len(telegram_api.sent(PRIVATE)) == 2  # the two replies: the alert waits
+    assert command(telegram_api, PRIVATE, "/quiet off").startswith("Quiet hours are off")
+    alert = telegram_api.wait_for_sent(4, chat_id=PRIVATE, timeout=60)[3]
+    assert alert.plain.startswith(MATCHING[0].title)
+
+
+def test_trend_sends_a_chart_of_what_was_sent(
+    service: Service, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    command(telegram_api, PRIVATE, "/subscribe belarus")
+    assert command(telegram_api, PRIVATE, "/trend belarus").startswith("No mentions for belarus")
+    publish(feed_server, MATCHING[0], MATCHING[1])
+    telegram_api.wait_for_sent(4, chat_id=PRIVATE)
+    reply = command(telegram_api, PRIVATE, "/trend belarus 7")
+    assert reply == "Mentions per day for belarus, last 7 days."
+    photo = telegram_api.wait_for_sent(6, chat_id=PRIVATE)[5]
+    assert photo.method == "sendPhoto" and photo.file is not None
+    assert photo.file.content.startswith(b"\x89PNG\r\n\x1a\n")
