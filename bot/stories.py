@@ -8,14 +8,28 @@ added since its last look (`Store.stories_since`): one read per poll, not per it
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Sequence
 
-from bot.cluster import DEFAULT_SETTINGS, ClusterSettings, StoryIndex, item_fingerprint, item_link
+from bot.cluster import (
+    DEFAULT_SETTINGS,
+    ClusterSettings,
+    StoryIndex,
+    item_fingerprint,
+    item_link,
+)
 from bot.models import Feed, Item
 from bot.store.base import Store
 
 FORGET_EVERY = 600.0  # seconds between trimming old fingerprints from the store
+
+
+def story_of_link(link: str) -> str:
+    """A new story's id, from its first item's link alone: the same link opens the same story
+    even after the window, so the store's memory of sent stories (kept for the feed's
+    `dedup_days`) still recognises a link that comes back weeks later."""
+    return hashlib.blake2b(link.encode(), digest_size=8).hexdigest()
 
 
 class StoryClusters:
@@ -41,10 +55,12 @@ class StoryClusters:
             for item in items:
                 fingerprint = item_fingerprint(item, self._index.settings)
                 link = item_link(item, feed.id)
-                story, new = self._index.assign(
-                    link, fingerprint, canonical_url=item.canonical_url or None, at=now
+                known = self._index.find(
+                    fingerprint, canonical_url=item.canonical_url or None, now=now
                 )
-                found[item.key] = (story, new)
+                story = known if known is not None else story_of_link(link)
+                self._index.add(link, fingerprint, story, now)
+                found[item.key] = (story, known is None)
                 rows.append((now, json.dumps([fingerprint, story, now, link])))
             await self._store.add_stories(rows)
             return found

@@ -20,6 +20,7 @@ from bot.parse import parse_feed
 from bot.poll import Poller
 from bot.routes import Routing, build_routing
 from bot.store import Store, open_store
+from bot.stories import StoryClusters
 from bot.summaries import Summaries, chart_png
 from handlers.console import ConsoleChannel
 from tests.fakes.feed_server import FeedServer
@@ -425,3 +426,42 @@ async def test_a_weekly_digest_carries_a_chart_of_the_week(
     assert payload["chart"]["2025-09-12"] == {"Lukashenko": 2, "Belarus*": 1, "Minsk": 1}
     png = chart_png(payload, "belarus", "UTC")
     assert png is not None and png.startswith(b"\x89PNG")
+
+
+# --- stories ---------------------------------------------------------------------------------
+async def test_one_story_from_two_feeds_alerts_once_even_when_its_link_returns_days_later(
+    open_rig, feed_server: FeedServer
+) -> None:
+    rig = await open_rig()
+    routing = build_routing([BELARUS], [])
+
+    async def get_routing() -> Routing:
+        return routing
+
+    fetcher = Fetcher(allow_private=True)
+    poller = Poller(
+        fetch=fetcher.fetch,
+        store=rig.store,
+        routing=get_routing,
+        clock=rig.clock,
+        stories=StoryClusters(rig.store),
+    )
+    try:
+        told = "Lukashenko meets Chinese envoy in Minsk to discuss trade and grain deliveries"
+        retold = "Lukashenko meets Chinese envoy in Minsk, discusses trade and grain deliveries"
+        feed_server.set("/f.xml", rss(Entry(told, "https://local.example/1", "l1")))
+        feed_server.set("/g.xml", rss(Entry(retold, "https://wire.example/9", "w9")))
+        first = await poller.poll(feed_at(feed_server, "/f.xml", name="Local"))
+        rig.clock.now += 600
+        second = await poller.poll(feed_at(feed_server, "/g.xml", name="Wire"))
+        assert [a.kind for a in first.alerts] == ["alert"]
+        assert [a.kind for a in second.alerts] == ["also"]  # an edit, not a second alert
+        assert second.alerts[0].story == first.alerts[0].story
+        await rig.dispatcher.drain()
+        assert [p["title"] for p in rig.printed()] == [told]  # the console cannot edit
+        rig.clock.now += 3 * 86400  # past the story window, within dedup_days
+        feed_server.set("/h.xml", rss(Entry(told, "https://local.example/1", "h1")))
+        third = await poller.poll(feed_at(feed_server, "/h.xml", name="Later"))
+        assert [a.kind for a in third.alerts if a.kind == "alert"] == []
+    finally:
+        await fetcher.aclose()
