@@ -38,6 +38,8 @@ class StoryClusters:
         self._index = StoryIndex(settings)
         self._window = settings.window
         self._read_until: float | None = None
+        # rows this process added that a read of the store may still return (at >= last read)
+        self._own: dict[str, float] = {}
         self._forgot_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -63,13 +65,17 @@ class StoryClusters:
                 found[item.key] = (story, known is None)
                 rows.append((now, json.dumps([fingerprint, story, now, link])))
             await self._store.add_stories(rows)
+            self._own.update((row, at) for at, row in rows)
             return found
 
     async def _catch_up(self, now: float) -> None:
         since = self._read_until if self._read_until is not None else now - self._window
         for _, row in await self._store.stories_since(since):
+            if row in self._own:
+                continue  # already in the index: this process added it
             fingerprint, story, at, link = json.loads(row)
             self._index.add(link, fingerprint, story, float(at))
+        self._own = {row: at for row, at in self._own.items() if at >= now}
         self._read_until = now
         self._index.expire(now)
         if now - self._forgot_at >= FORGET_EVERY:

@@ -465,3 +465,19 @@ async def test_one_story_from_two_feeds_alerts_once_even_when_its_link_returns_d
         assert [a.kind for a in third.alerts if a.kind == "alert"] == []
     finally:
         await fetcher.aclose()
+
+
+async def test_two_replicas_put_one_story_in_one_cluster(open_rig) -> None:
+    rig = await open_rig()
+    told = "Lukashenko meets Chinese envoy in Minsk to discuss trade and grain deliveries"
+    retold = "Lukashenko meets Chinese envoy in Minsk, discusses trade and grain deliveries"
+    one, two = StoryClusters(rig.store), StoryClusters(rig.store)
+    local, wire = Feed("https://l.example/rss", "Local"), Feed("https://w.example/rss", "Wire")
+    item = parse_feed(rss(Entry(told, "https://l.example/1", "l1")), url=local.url).items[0]
+    again = parse_feed(rss(Entry(retold, "https://w.example/9", "w9")), url=wire.url).items[0]
+    (story, new), *_ = (await one.assign(local, [item], 1000.0)).values()
+    (same, joined), *_ = (await two.assign(wire, [again], 1010.0)).values()
+    assert new and not joined and same == story
+    other = parse_feed(rss(Entry(told, "https://l.example/1", "x")), url=local.url).items[0]
+    (late, fresh), *_ = (await one.assign(local, [other], 1010.0 + 49 * 3600)).values()
+    assert fresh and late == story  # past the window: a new story, yet the link's own id
