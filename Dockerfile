@@ -21,5 +21,8 @@ COPY --chown=dozor:dozor feeds.yaml ./feeds.yaml
 USER dozor
 VOLUME ["/app/data"]
 EXPOSE 8080
+# /healthz answers 200 while the store answers (503 otherwise); DOZOR_HTTP_PORT moves it.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('DOZOR_HTTP_PORT', '8080') + '/healthz', timeout=4)"]
 ENTRYPOINT ["dozor"]
 CMD ["run"]

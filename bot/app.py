@@ -29,9 +29,12 @@ from bot.commands import Commands
 from bot.config import Config
 from bot.dispatch import Channel, Dispatcher, DispatchReport
 from bot.fetch import Fetcher, validate_feed_url
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import Metrics
 from bot.models import Alert, Feed, FeedState
 from bot.parse import ParsedFeed, parse_feed_async
 from bot.poll import Poller, PollReport
+from bot.ratelimit import Pacer
 from bot.render import plural
 from bot.routes import Routing, build_routing, merge_subscriptions, merge_topics
 from bot.scheduler import PollScheduler
@@ -95,6 +98,7 @@ class Services:
     telegram: TelegramFrontEnd | None = None
     slack: SlackFrontEnd | None = None
     summaries: Summaries | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     last_success: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the outbox has new work
@@ -124,6 +128,14 @@ class Services:
     def on_change(self) -> None:
         self.routing.invalidate()
         self.changed.set()
+
+    async def metrics_page(self) -> tuple[bytes, str]:
+        """/metrics: Prometheus text; the outbox depth is read now (0 if the store is down)."""
+        try:
+            depth = await self.store.outbox_depth()
+        except Exception:  # a scrape must answer; /healthz says what is wrong
+            depth = 0
+        return self.metrics.render(depth), METRICS_CONTENT_TYPE
 
     async def health(self) -> dict[str, object]:
         """/healthz: alive, store reachable, age of the last successful poll."""
@@ -188,11 +200,27 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             if holder[0].summaries is not None:
                 await holder[0].summaries.note_sent(alert)
 
+        metrics = Metrics()
         dispatcher = Dispatcher(
-            store, channels, clock=clock, on_gone=on_gone, chat=store.chat, on_sent=on_sent
+            store,
+            channels,
+            clock=clock,
+            on_gone=on_gone,
+            chat=store.chat,
+            on_sent=on_sent,
+            metrics=metrics,
         )
         svc = Services(
-            settings, config, store, fetcher, routing, poller, dispatcher, channels, commands
+            settings,
+            config,
+            store,
+            fetcher,
+            routing,
+            poller,
+            dispatcher,
+            channels,
+            commands,
+            metrics=metrics,
         )
         holder.append(svc)
         svc.summaries = Summaries(
@@ -205,7 +233,10 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             )
             svc.telegram = telegram
             channels["telegram"] = TelegramChannel(
-                telegram.application.bot, chat_settings=store.chat, move=svc.move
+                telegram.application.bot,
+                chat_settings=store.chat,
+                move=svc.move,
+                pacer=Pacer(observe=lambda waited: metrics.waited("telegram", waited)),
             )
         if settings.slack_bot_token:
             app = build_slack_app(
@@ -221,7 +252,11 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
                 api_url=settings.slack_api_url,
             )
             svc.slack = slack
-            channels["slack"] = SlackChannel(app.client, chat_settings=store.chat)
+            channels["slack"] = SlackChannel(
+                app.client,
+                chat_settings=store.chat,
+                pacer=Pacer(observe=lambda waited: metrics.waited("slack", waited)),
+            )
         yield svc
     finally:
         if slack is not None:
@@ -318,6 +353,7 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
     wake = svc.wake
 
     def on_report(report: PollReport) -> None:
+        svc.metrics.poll(report)
         if report.outcome in ("new", "unchanged", "not_modified"):
             svc.last_success = time.time()
         if report.alerts:
@@ -332,7 +368,7 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
         digests=svc.summaries.run_due if svc.summaries else None,
     )
     scheduler.start(await svc.feeds())
-    http = HttpServer(port=settings.http_port, health=svc.health)
+    http = HttpServer(port=settings.http_port, health=svc.health, metrics=svc.metrics_page)
     tasks = [
         asyncio.create_task(svc.dispatcher.run(stop, wake)),
         asyncio.create_task(_resync(svc, scheduler, stop)),

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.metrics import Metrics
 from bot.models import Alert, Chat, OutboxEntry
 from bot.store.base import Store
 from bot.timespec import quiet_until
@@ -99,6 +100,7 @@ class Dispatcher:
         on_gone: Callable[[str, str], Awaitable[None]],
         chat: Callable[[str], Awaitable[Chat]] | None = None,
         on_sent: Callable[[Alert], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
         lease: float = 120.0,
         batch: int = 100,
     ) -> None:
@@ -108,6 +110,7 @@ class Dispatcher:
         self._on_gone = on_gone
         self._chat = chat
         self._on_sent = on_sent
+        self._metrics = metrics
         self._lease = lease
         self._batch = batch
 
@@ -189,6 +192,9 @@ class Dispatcher:
                     await self._store.ack(entry.id)  # an edit that cannot be made is dropped
                     log.info("edit dropped: %s", exc, extra={"to": entry.alert.to})
                     continue
+                if self._metrics is not None:
+                    outcome = "gone" if exc.permanent else "dropped" if exc.rejected else "retry"
+                    self._metrics.failure(entry.alert.to, outcome)
                 if exc.permanent:
                     await self._give_up(entry, str(exc))
                     report.dropped += 1
@@ -211,6 +217,8 @@ class Dispatcher:
                 return report
             await self._store.ack(entry.id)
             report.sent.append(entry.alert)
+            if self._metrics is not None:
+                self._metrics.delivered(entry.alert, self._clock())
             await self._remember(entry.alert, ref)
             if self._on_sent is not None:
                 try:

@@ -11,7 +11,9 @@ from typing import Literal
 CONTEXT_FIELDS = ("feed", "to", "chat", "entry")
 # Telegram bot tokens (123456:AA…), Slack tokens (xoxb-, xapp-…), and URL passwords.
 _SECRETS = re.compile(
-    r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b|\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}|(?<=://)[^/\s:@]*:[^/\s@]+(?=@)"
+    r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"  # a Telegram token, also inside /bot<token>/
+    r"|x(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}"
+    r"|(?<=://)[^/\s:@]*:[^/\s@]+(?=@)"
 )
 
 

@@ -39,6 +39,7 @@ class PollReport:
     alerts: tuple[Alert, ...] = ()
     error: str | None = None
     warning: str | None = None
+    error_kind: str | None = None  # FetchError's kind, or "parse"
 
 
 def backoff_delay(failures: int, interval: float, retry_after: float | None = None) -> float:
@@ -129,7 +130,7 @@ class Poller:
         try:
             result = await self._fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
         except FetchError as exc:
-            return await self._failed(feed, state, str(exc), exc.retry_after)
+            return await self._failed(feed, state, str(exc), exc.retry_after, kind=exc.kind)
         if result.status == 304:
             await self._store.save_feed_state(
                 feed.id, after_success(state, now=self._clock(), result=None, new_items=0)
@@ -140,7 +141,7 @@ class Poller:
             result.body, url=result.url, content_type=result.content_type
         )
         if not parsed.items and parsed.warning:
-            return await self._failed(feed, state, parsed.warning, None)
+            return await self._failed(feed, state, parsed.warning, None, kind="parse")
         return await self._commit(feed, state, result, parsed)
 
     async def _commit(
@@ -172,7 +173,7 @@ class Poller:
         )
 
     async def _failed(
-        self, feed: Feed, state: FeedState, error: str, retry_after: float | None
+        self, feed: Feed, state: FeedState, error: str, retry_after: float | None, *, kind: str
     ) -> PollReport:
         new_state = after_failure(
             state, error, now=self._clock(), interval=feed.interval, retry_after=retry_after
@@ -185,4 +186,4 @@ class Poller:
             (new_state.retry_at or 0) - (new_state.last_poll or 0),
             extra={"feed": feed.url},
         )
-        return PollReport(feed, "failed", error=error)
+        return PollReport(feed, "failed", error=error, error_kind=kind)

@@ -65,10 +65,12 @@ class Pacer:
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observe: Callable[[float], None] | None = None,
     ) -> None:
         self.budgets = Budgets()
         self._clock = clock
         self._sleep = sleep
+        self._observe = observe  # told how long each send waited (metrics)
 
     async def wait(self, rules: Rules) -> float:
         """Seconds waited."""
@@ -78,6 +80,8 @@ class Pacer:
             delay = self.budgets.wait_needed(rules, now)
             if delay <= 0:
                 self.budgets.record(rules, now)
+                if self._observe is not None and waited:
+                    self._observe(waited)
                 return waited
             await self._sleep(delay)
             waited += delay

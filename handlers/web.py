@@ -17,13 +17,23 @@ Health = Callable[[], Awaitable[dict[str, object]]]
 
 
 class HttpServer:
-    def __init__(self, *, port: int, host: str = "0.0.0.0", health: Health) -> None:  # noqa: S104
+    def __init__(
+        self,
+        *,
+        port: int,
+        host: str = "0.0.0.0",  # noqa: S104 - a container's port is published on purpose
+        health: Health,
+        metrics: Callable[[], Awaitable[tuple[bytes, str]]] | None = None,
+    ) -> None:
         self.app = web.Application(client_max_size=MAX_BODY)
         self._port = port
         self._host = host
         self._health = health
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self.app.router.add_get("/healthz", self._healthz)
+        if metrics is not None:
+            self.app.router.add_get("/metrics", self._serve_metrics)
 
     @property
     def port(self) -> int:
@@ -71,6 +81,13 @@ class HttpServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _serve_metrics(self, request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        body, content_type = await self._metrics()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
 
     async def _healthz(self, request: web.Request) -> web.Response:
         report = await self._health()

@@ -56,6 +56,7 @@ def test_dockerfile_is_slim_multi_stage_and_non_root() -> None:
     users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["dozor"\]', text, re.MULTILINE)
+    assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.MULTILINE)
 
 
 def test_env_example_lists_every_design_variable() -> None:

@@ -101,3 +101,21 @@ def test_previous_and_next_digest_bracket_now() -> None:
     hourly = parse_digest_schedule("hourly")
     assert previous_digest(hourly, now) == (now // 3600) * 3600
     assert previous_digest(daily, _at("2025-09-12T09:00")) == _at("2025-09-12T09:00")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "HTTP Request: POST http://127.0.0.1:8081/bot123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz/getMe",
+        "Authorization: Bearer xoxb-1-dozor-test-token",
+        "app token xapp-1-A0-1234567890-abcdef",
+        "redis://user:s3cret@127.0.0.1:6379/0",
+    ],
+)
+def test_logs_never_carry_a_token(line: str) -> None:
+    from bot.logs import redact
+
+    shown = redact(line)
+    assert "[redacted]" in shown
+    for secret in ("TEST-TOKEN", "xoxb-1", "xapp-1", "s3cret"):
+        assert secret not in shown

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -407,3 +409,39 @@ def test_trend_sends_a_chart_of_what_was_sent(
     photo = telegram_api.wait_for_sent(6, chat_id=PRIVATE)[5]
     assert photo.method == "sendPhoto" and photo.file is not None
     assert photo.file.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_metrics_and_health_tell_what_happened(
+    workdir: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    port = free_port()
+    env = {**telegram_api.env(), "DOZOR_HTTP_PORT": str(port)}
+    with Service(workdir, env) as running:
+        telegram_api.wait_for_call("getUpdates")
+        wait_until(lambda: feed_server.hits("/f.xml") >= 1, what="first poll")
+        command(telegram_api, PRIVATE, "/subscribe belarus")
+        telegram_api.fail("sendMessage", error_code=500, chat_id=PRIVATE)
+        publish(feed_server, MATCHING[0])
+        telegram_api.wait_for_sent(2, chat_id=PRIVATE, timeout=30)
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
+            page = answer.read().decode()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as answer:
+            health = json.loads(answer.read())
+        _, log = running.stop()
+    leaks = [line for line in log.splitlines() if telegram_api.token in line]
+    assert not leaks
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in page.splitlines()
+        if line.startswith("dozor_") and " " in line
+    }
+    assert values['dozor_alerts_sent_total{channel="telegram",kind="alert"}'] == 1
+    assert values['dozor_alerts_failed_total{channel="telegram",outcome="retry"}'] == 1
+    assert values['dozor_delivery_latency_seconds_count{channel="telegram"}'] == 1
+    assert values['dozor_polls_total{outcome="new"}'] >= 1
+    assert values["dozor_items_parsed_total"] >= 3 and values["dozor_matches_total"] == 1
+    assert values["dozor_outbox_depth"] == 0
+    assert all(name.startswith("dozor_") for name in values)
+    assert health["ok"] is True and health["store"] == "ok"
+    assert health["last_successful_poll_age"] is not None
