@@ -52,6 +52,10 @@ log = logging.getLogger("dozor.app")
 
 Progress = Callable[[Feed], None]
 FRONT_END_RETRY = 60.0
+ROUTING_VERSION = "routing:version"
+UPDATES_LEASE = "telegram:updates"  # held by the one replica that long-polls getUpdates
+LEASE_TTL = 15.0
+LEASE_RENEW = 5.0
 
 
 class RoutingCache:
@@ -66,14 +70,30 @@ class RoutingCache:
         self._loaded_at = float("-inf")
         self._key: object = None
         self._routing: Routing | None = None
+        self._seen_version: str | None = None
+
+    async def _version(self) -> str | None:
+        """Bumped by any replica whose chats changed subscriptions: one small read per poll
+        so that a change made through another replica counts at once, not after `ttl`."""
+        try:
+            return await self._store.get_record(ROUTING_VERSION, now=self._clock())
+        except Exception:
+            return self._seen_version
+
+    async def bump(self) -> None:
+        await self._store.put_record(ROUTING_VERSION, uuid.uuid4().hex)
+        self.invalidate()
 
     def invalidate(self) -> None:
         """A chat changed its subscriptions: reload on the next poll, not in `ttl` seconds."""
         self._loaded_at = float("-inf")
 
     async def get(self) -> Routing:
-        if self._routing is not None and self._clock() - self._loaded_at < self._ttl:
+        version = await self._version()
+        fresh = self._clock() - self._loaded_at < self._ttl
+        if self._routing is not None and fresh and version == self._seen_version:
             return self._routing
+        self._seen_version = version
         topics = merge_topics(self._config.topics, await self._store.topics())
         subs = merge_subscriptions(self._config.subscriptions, await self._store.subscriptions())
         key = (tuple(topics), tuple(subs))
@@ -102,6 +122,7 @@ class Services:
     last_success: float | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the outbox has new work
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
     instance: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -128,6 +149,9 @@ class Services:
     def on_change(self) -> None:
         self.routing.invalidate()
         self.changed.set()
+        task = asyncio.get_running_loop().create_task(self.routing.bump())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def metrics_page(self) -> tuple[bytes, str]:
         """/metrics: Prometheus text; the outbox depth is read now (0 if the store is down)."""
@@ -380,7 +404,7 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
             http.add_telegram_webhook(
                 urlsplit(webhook).path or "/", secret, svc.telegram.feed_update
             )
-        tasks.append(asyncio.create_task(_keep_telegram(svc.telegram, webhook, stop)))
+        tasks.append(asyncio.create_task(_keep_telegram(svc, webhook, stop)))
     if svc.slack is not None:
         if settings.slack_signing_secret:
             http.add_slack_events(EVENTS_PATH, svc.slack.handle_http)
@@ -416,14 +440,18 @@ async def _resync(svc: Services, scheduler: PollScheduler, stop: asyncio.Event) 
             waiter.cancel()
 
 
-async def _keep_telegram(front: TelegramFrontEnd, webhook: str | None, stop: asyncio.Event) -> None:
-    """Start the Telegram front end, retrying while Telegram is unreachable; a refused token
-    is said once, plainly, and the rest of Dozor keeps running."""
+async def _keep_telegram(svc: Services, webhook: str | None, stop: asyncio.Event) -> None:
+    """Connect to Telegram, retrying while it is unreachable (a refused token is said once,
+    plainly, and the rest of Dozor keeps running). Then receive updates: by webhook on every
+    replica (Telegram picks one per update), or by long polling on exactly one replica, the
+    holder of a lease in the store; the others stand by and take over when it lapses."""
+    front = svc.telegram
+    assert front is not None
     secret = webhook_secret(front.application.bot.token)
     while not stop.is_set():
         try:
-            await front.start(webhook_url=webhook, secret=secret)
-            return
+            await front.connect()
+            break
         except InvalidToken:
             log.error("TELEGRAM_BOT_TOKEN was refused by Telegram: check the token")
             return
@@ -431,6 +459,42 @@ async def _keep_telegram(front: TelegramFrontEnd, webhook: str | None, stop: asy
             log.warning("Telegram cannot be reached (%s); retrying in %.0fs", exc, FRONT_END_RETRY)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), FRONT_END_RETRY)
+    if stop.is_set():
+        return
+    if webhook:
+        await front.listen(webhook_url=webhook, secret=secret)
+        return
+    try:
+        await _lead_updates(svc, front, stop)
+    finally:
+        with contextlib.suppress(Exception):  # hand over at once rather than at expiry
+            await svc.store.unlock(UPDATES_LEASE, svc.instance)
+
+
+async def _lead_updates(svc: Services, front: TelegramFrontEnd, stop: asyncio.Event) -> None:
+    was_leader: bool | None = None
+    while not stop.is_set():
+        try:
+            leader = await svc.store.try_lock(
+                UPDATES_LEASE, svc.instance, ttl=LEASE_TTL, now=time.time()
+            )
+        except Exception as exc:  # store down: keep doing what we did, say so
+            log.warning("could not renew the Telegram updates lease: %s", exc)
+            leader = bool(was_leader)
+        try:
+            if leader and not front.listening:
+                await front.listen()
+                log.info("this replica reads Telegram updates")
+            elif not leader and front.listening:
+                await front.stop_listening()
+                log.warning("another replica reads Telegram updates now; standing by")
+            elif not leader and was_leader is None:
+                log.info("another replica reads Telegram updates; standing by")
+        except NetworkError as exc:
+            log.warning("Telegram cannot be reached (%s); retrying", exc)
+        was_leader = leader
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LEASE_RENEW)
 
 
 async def _keep_slack(front: SlackFrontEnd, stop: asyncio.Event) -> None:

@@ -198,24 +198,45 @@ class TelegramFrontEnd:
         application.add_error_handler(self._on_error)
 
     async def start(self, *, webhook_url: str | None = None, secret: str | None = None) -> None:
-        """Initialise, publish the command menu, then long-poll (or register the webhook)."""
-        await self.application.initialize()
+        """Connect, then long-poll (or register the webhook)."""
+        await self.connect()
+        await self.listen(webhook_url=webhook_url, secret=secret)
+
+    async def connect(self) -> None:
+        """Initialise (getMe), publish the command menu and start handling updates; what
+        every replica does. Only one of them `listen`s."""
+        if not self.application.running:
+            await self.application.initialize()
+            menu = [BotCommand(name, text[:256]) for name, text in self._commands.menu()]
+            await self.application.bot.set_my_commands(menu)
+            await self.application.start()
+
+    @property
+    def listening(self) -> bool:
+        updater = self.application.updater
+        return updater is not None and updater.running
+
+    async def listen(self, *, webhook_url: str | None = None, secret: str | None = None) -> None:
+        """Receive updates: register the webhook, or long-poll getUpdates."""
         bot = self.application.bot
-        menu = [BotCommand(name, text[:256]) for name, text in self._commands.menu()]
-        await bot.set_my_commands(menu)
-        await self.application.start()
         if webhook_url:
             await bot.set_webhook(
                 webhook_url, secret_token=secret, allowed_updates=["message", "channel_post"]
             )
             log.info("Telegram webhook set to %s", webhook_url)
-        else:
+        elif not self.listening:
             await bot.delete_webhook()
             assert self.application.updater is not None
             await self.application.updater.start_polling(
                 timeout=timedelta(seconds=20), allowed_updates=["message", "channel_post"]
             )
         log.info("Telegram bot @%s is listening", bot.username)
+
+    async def stop_listening(self) -> None:
+        """Stop long polling (another replica took over); sending goes on."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
 
     async def stop(self) -> None:
         updater = self.application.updater

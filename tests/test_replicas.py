@@ -1,0 +1,68 @@
+"""Several `dozor run` processes on one Redis: exactly one reads Telegram updates, the other
+stands by and takes over when the first dies; together they send each alert once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeTelegram
+from tests.feeds import MATCHING, OTHER, rss
+from tests.service import Service, wait_until
+
+CONFIG = """\
+defaults: {interval: 1s, backfill: 0}
+feeds:
+  - {url: "%s", name: Local News}
+topics:
+  belarus:
+    keywords:
+      - Lukashenko | Лукашэнк*
+      - Minsk | Минск*
+      - Belarus* | Białoru*
+"""
+CHAT = 42
+
+
+async def test_one_replica_reads_updates_and_the_other_takes_over(
+    tmp_path: Path, redis_url: str, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    feed_server.set("/f.xml", rss(*OTHER))
+    (tmp_path / "feeds.yaml").write_text(CONFIG % feed_server.url("/f.xml"), encoding="utf-8")
+    env = {**telegram_api.env(), "REDIS_URL": redis_url}
+    first = Service(tmp_path, env)
+    second = Service(tmp_path, env)
+    try:
+        telegram_api.wait_for_call("getUpdates")
+        wait_until(lambda: "standing by" in "".join(first.log + second.log), what="a standby")
+        conflicts = [c for c in telegram_api.calls("getUpdates") if c.status == 409]
+        assert conflicts == []  # never two long polls at once
+        leader, standby = (
+            (first, second)
+            if "this replica reads Telegram updates" in "".join(first.log)
+            else (second, first)
+        )
+        wait_until(lambda: feed_server.hits("/f.xml") >= 1, what="first poll")
+        telegram_api.send_text(CHAT, "/subscribe belarus")
+        (reply,) = telegram_api.wait_for_sent(1, chat_id=CHAT)
+        assert reply.plain.startswith("Subscribed to belarus")
+        feed_server.set("/f.xml", rss(*MATCHING, *OTHER))
+        alerts = telegram_api.wait_for_sent(4, chat_id=CHAT)[1:]
+        assert sorted(m.plain.splitlines()[0] for m in alerts) == sorted(e.title for e in MATCHING)
+        leader.kill()  # kill -9: no hand-over, the lease must lapse
+        wait_until(
+            lambda: "this replica reads Telegram updates" in "".join(standby.log),
+            timeout=40,
+            what="takeover",
+        )
+        telegram_api.send_text(CHAT, "/list")
+        listed = telegram_api.wait_for_sent(5, chat_id=CHAT, timeout=30)[4]
+        assert "belarus" in listed.plain
+        hits = feed_server.hits("/f.xml")
+        wait_until(lambda: feed_server.hits("/f.xml") >= hits + 2, what="polling goes on")
+        assert len(telegram_api.sent(CHAT)) == 5  # nothing twice
+        assert [c for c in telegram_api.calls("getUpdates") if c.status == 409] == []
+    finally:
+        for service in (first, second):
+            if service.proc.poll() is None:
+                service.stop()
