@@ -64,3 +64,16 @@ def atom(*entries: Entry, title: str = "Test feed") -> bytes:
         f"{''.join(parts)}</feed>"
     )
     return body.encode("utf-8")
+
+
+BELARUS_KEYWORDS = ("Lukashenko | Лукашэнк*", "Minsk | Минск*", "Belarus* | Białoru*")
+
+
+def feeds_yaml(*feeds: tuple[str, str], backfill: int = 0, extra: str = "") -> str:
+    """A feeds.yaml for end-to-end tests: the given (url, name) feeds polled every second and
+    the `belarus` topic with three keyword lines, then `extra` (e.g. subscriptions)."""
+    lines = [f"defaults: {{interval: 1s, backfill: {backfill}}}", "feeds:"]
+    lines += [f'  - {{url: "{url}", name: {name}}}' for url, name in feeds]
+    lines += ["topics:", "  belarus:", "    keywords:"]
+    lines += [f"      - {line}" for line in BELARUS_KEYWORDS]
+    return "\n".join(lines) + "\n" + extra

@@ -7,20 +7,9 @@ from pathlib import Path
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
-from tests.feeds import MATCHING, OTHER, rss
+from tests.feeds import MATCHING, OTHER, feeds_yaml, rss
 from tests.service import Service, wait_until
 
-CONFIG = """\
-defaults: {interval: 1s, backfill: 0}
-feeds:
-  - {url: "%s", name: Local News}
-topics:
-  belarus:
-    keywords:
-      - Lukashenko | Лукашэнк*
-      - Minsk | Минск*
-      - Belarus* | Białoru*
-"""
 CHAT = 42
 
 
@@ -28,7 +17,9 @@ async def test_one_replica_reads_updates_and_the_other_takes_over(
     tmp_path: Path, redis_url: str, telegram_api: FakeTelegram, feed_server: FeedServer
 ) -> None:
     feed_server.set("/f.xml", rss(*OTHER))
-    (tmp_path / "feeds.yaml").write_text(CONFIG % feed_server.url("/f.xml"), encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(
+        feeds_yaml((feed_server.url("/f.xml"), "Local News")), encoding="utf-8"
+    )
     env = {**telegram_api.env(), "REDIS_URL": redis_url}
     first = Service(tmp_path, env)
     second = Service(tmp_path, env)

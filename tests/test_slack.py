@@ -14,20 +14,8 @@ import pytest
 from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack, Response
-from tests.feeds import MATCHING, OTHER, Entry, rss
+from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss
 from tests.service import Service, wait_until
-
-CONFIG = """\
-defaults: {interval: 1s, backfill: 0}
-feeds:
-  - {url: "%s", name: Local News}
-topics:
-  belarus:
-    keywords:
-      - Lukashenko | Лукашэнк*
-      - Minsk | Минск*
-      - Belarus* | Białoru*
-"""
 
 NEWS, ANNA, BORIS, ADMIN = "C0NEWS", "U0ANNA", "U0BORIS", "U0ADMIN"
 
@@ -41,7 +29,9 @@ def free_port() -> int:
 @pytest.fixture
 def workdir(tmp_path: Path, feed_server: FeedServer, slack_api: FakeSlack) -> Path:
     feed_server.set("/f.xml", rss(*OTHER))
-    (tmp_path / "feeds.yaml").write_text(CONFIG % feed_server.url("/f.xml"), encoding="utf-8")
+    (tmp_path / "feeds.yaml").write_text(
+        feeds_yaml((feed_server.url("/f.xml"), "Local News")), encoding="utf-8"
+    )
     slack_api.add_channel(NEWS, name="news")
     slack_api.add_user(ANNA, name="anna")
     slack_api.add_user(BORIS, name="boris")
@@ -253,19 +243,15 @@ def test_a_refused_token_is_said_plainly_and_the_rest_keeps_running(
     assert "Traceback" not in log and not slack_api.calls("apps.connections.open")
 
 
-TWO_FEEDS = CONFIG.replace(
-    '  - {url: "%s", name: Local News}\n',
-    '  - {url: "%s", name: Local News}\n  - {url: "%s", name: Wire Service}\n',
-)
-
-
 @pytest.fixture
 def two_feed_socket(
     tmp_path: Path, slack_api: FakeSlack, feed_server: FeedServer
 ) -> Iterator[Transport]:
     for path in ("/f.xml", "/g.xml"):
         feed_server.set(path, rss(*OTHER))
-    config = TWO_FEEDS % (feed_server.url("/f.xml"), feed_server.url("/g.xml"))
+    config = feeds_yaml(
+        (feed_server.url("/f.xml"), "Local News"), (feed_server.url("/g.xml"), "Wire Service")
+    )
     (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
     slack_api.add_channel(NEWS, name="news")
     slack_api.add_user(ANNA, name="anna")

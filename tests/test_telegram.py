@@ -17,7 +17,7 @@ import pytest
 from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram, _plain_text
-from tests.feeds import MATCHING, OTHER, Entry, atom, rss
+from tests.feeds import MATCHING, OTHER, Entry, atom, feeds_yaml, rss
 from tests.service import Service, wait_until
 
 CONFIG = """\
@@ -281,26 +281,14 @@ def test_webhook_mode_takes_updates_with_the_secret_only(
     assert code == 0 and "wrong secret" in log
 
 
-TWO_FEEDS = """\
-defaults: {interval: 1s, backfill: 0}
-feeds:
-  - {url: "%s", name: Local News}
-  - {url: "%s", name: Wire Service}
-topics:
-  belarus:
-    keywords:
-      - Lukashenko | Лукашэнк*
-      - Minsk | Минск*
-      - Belarus* | Białoru*
-"""
-
-
 @contextlib.contextmanager
 def two_feeds(workdir: Path, api: FakeTelegram, server: FeedServer) -> Iterator[Service]:
     """`dozor run` on two feeds (Local News, Wire Service) that have both been polled once."""
     server.set("/f.xml", rss(*OTHER))
     server.set("/g.xml", rss(*OTHER))
-    config = TWO_FEEDS % (server.url("/f.xml"), server.url("/g.xml"))
+    config = feeds_yaml(
+        (server.url("/f.xml"), "Local News"), (server.url("/g.xml"), "Wire Service")
+    )
     (workdir / "feeds.yaml").write_text(config, encoding="utf-8")
     with Service(workdir, api.env()) as running:
         api.wait_for_call("getUpdates")
