@@ -40,7 +40,7 @@ from bot.routes import Routing, build_routing, merge_subscriptions, merge_topics
 from bot.scheduler import PollScheduler
 from bot.settings import Settings
 from bot.store import Store, open_store
-from bot.store.redis import redact
+from bot.store.redis import RedisStore, redact
 from bot.stories import StoryClusters
 from bot.summaries import Summaries
 from handlers.console import ConsoleChannel
@@ -173,6 +173,14 @@ class Services:
         return report
 
 
+def shared_pacer(store: Store, observe: Callable[[float], None]) -> Pacer:
+    """Send budgets in Redis when the store is Redis (replicas together keep Telegram's and
+    Slack's limits), else in this process (the embedded store means one process)."""
+    if isinstance(store, RedisStore):
+        return Pacer(clock=time.time, observe=observe, take=store.take_budget)
+    return Pacer(observe=observe)
+
+
 def make_fetcher(settings: Settings) -> Fetcher:
     return Fetcher(allow_private=settings.allow_private_networks)
 
@@ -260,7 +268,7 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
                 telegram.application.bot,
                 chat_settings=store.chat,
                 move=svc.move,
-                pacer=Pacer(observe=lambda waited: metrics.waited("telegram", waited)),
+                pacer=shared_pacer(store, lambda waited: metrics.waited("telegram", waited)),
             )
         if settings.slack_bot_token:
             app = build_slack_app(
@@ -279,7 +287,7 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             channels["slack"] = SlackChannel(
                 app.client,
                 chat_settings=store.chat,
-                pacer=Pacer(observe=lambda waited: metrics.waited("slack", waited)),
+                pacer=shared_pacer(store, lambda waited: metrics.waited("slack", waited)),
             )
         yield svc
     finally:

@@ -22,6 +22,9 @@ class Limit:
 
 
 Rules = Sequence[tuple[str, Limit]]
+# A budget kept elsewhere (Redis, shared by replicas): records the send and returns 0 when all
+# rules allow it at `now`, else returns the seconds to wait and records nothing.
+Take = Callable[[Rules, float], Awaitable[float]]
 
 
 class Budgets:
@@ -59,27 +62,35 @@ class Budgets:
 
 
 class Pacer:
-    """`await pacer.wait(rules)` returns when a send may go, and counts it as sent."""
+    """`await pacer.wait(rules)` returns when a send may go, and counts it as sent. With
+    `take`, the budgets live in a shared store (every replica's sends count; use a wall clock
+    then), else in this process."""
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         observe: Callable[[float], None] | None = None,
+        take: Take | None = None,
     ) -> None:
         self.budgets = Budgets()
         self._clock = clock
         self._sleep = sleep
         self._observe = observe  # told how long each send waited (metrics)
+        self._take = take
 
     async def wait(self, rules: Rules) -> float:
         """Seconds waited."""
         waited = 0.0
         while True:
             now = self._clock()
-            delay = self.budgets.wait_needed(rules, now)
+            if self._take is not None:
+                delay = await self._take(rules, now)
+            else:
+                delay = self.budgets.wait_needed(rules, now)
+                if delay <= 0:
+                    self.budgets.record(rules, now)
             if delay <= 0:
-                self.budgets.record(rules, now)
                 if self._observe is not None and waited:
                     self._observe(waited)
                 return waited

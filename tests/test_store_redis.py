@@ -147,3 +147,29 @@ def test_keys_never_collide_on_user_text() -> None:
 )
 def test_redact_hides_passwords(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+async def test_send_budgets_are_shared_by_every_pacer_on_one_redis(redis_url: str) -> None:
+    """Two replicas' pacers on one Redis: together they keep 1 send/s for a chat."""
+    from bot.ratelimit import Pacer, telegram_rules
+
+    store = await RedisStore.open(redis_url)
+    clock = [1_000.0]
+    sends: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    def pacer() -> Pacer:
+        return Pacer(clock=lambda: clock[0], sleep=sleep, take=store.take_budget)
+
+    one, two = pacer(), pacer()
+    try:
+        for replica in (one, two, one, two, two):
+            await replica.wait(telegram_rules(42))
+            sends.append(clock[0])
+        assert sends == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0]
+        await one.wait(telegram_rules(43))  # another chat has its own budget
+        assert clock[0] == 1004.0
+    finally:
+        await store.close()

@@ -109,6 +109,10 @@ class Keys:
         """SORTED SET: story fingerprint rows (JSON), scored by the time they were added."""
         return f"{self.prefix}stories"
 
+    def budget(self, key: str, count: int, window: float) -> str:
+        """SORTED SET: send times under one rate budget (e.g. a chat's 1/s), shared by replicas."""
+        return f"{self.prefix}budget:{_part(key)}:{count}/{window:g}"
+
     def lock(self, name: str) -> str:
         """HASH {owner, expires}: a lease on some work, e.g. polling one feed."""
         return f"{self.prefix}lock:{name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, get_args
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.models import Alert, Chat, Delivery, Feed, FeedState, OutboxEntry, Subscription, Topic
+from bot.ratelimit import Rules
 from bot.store import codec
 from bot.store import redis_scripts as lua
 from bot.store.base import StoreError
@@ -81,6 +83,7 @@ class RedisStore:
         self._purge_records = client.register_script(lua.PURGE_RECORDS)
         self._save_feed = client.register_script(lua.SAVE_FEED)
         self._outbox_for = client.register_script(lua.OUTBOX_FOR)
+        self._take_budget = client.register_script(lua.TAKE_BUDGET)
         self._move = client.register_script(lua.MOVE_DESTINATION)
 
     @classmethod
@@ -409,6 +412,16 @@ class RedisStore:
             return int(
                 await self._redis.zremrangebyscore(self._keys.stories(), "-inf", f"({_num(before)}")
             )
+
+    async def take_budget(self, rules: Rules, now: float) -> float:
+        """A send under `rules`, counted for every replica (see `bot.ratelimit.Take`)."""
+        keys = [self._keys.budget(key, limit.count, limit.window) for key, limit in rules]
+        args: list[str | int] = [_num(now), uuid.uuid4().hex]
+        for _, limit in rules:
+            args += [limit.count, _num(limit.window)]
+        with self._errors("take a send budget"):
+            wait = await self._take_budget(keys=keys, args=args)
+        return float(wait)
 
     # --- coordination ---------------------------------------------------------------------
     async def try_lock(self, name: str, owner: str, *, ttl: float, now: float) -> bool:

@@ -139,6 +139,31 @@ end
 return n
 """
 
+# KEYS: one sorted set per budget. ARGV: now, a unique member, then (count, window) per key.
+# All budgets allow the send: it is recorded in each and 0 returned; else the seconds until
+# the tightest one allows it, recording nothing. Sliding windows, judged by the caller's clock.
+TAKE_BUDGET = """
+local now = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[1 + 2 * i])
+  local window = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local held = redis.call('ZCARD', key)
+  if held >= count then
+    local edge = redis.call('ZRANGE', key, held - count, held - count, 'WITHSCORES')
+    local w = tonumber(edge[2]) + window - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return tostring(wait) end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 + 2 * i]) * 1000) + 1000)
+end
+return '0'
+"""
+
 # KEYS: subscriptions, topics, feeds, feeds_order, feeds_seq, chats, links_index, digest_index,
 #       outbox_data.
 # ARGV: old, new, old id head, new id head, old and new `"to":...` text, old and new
