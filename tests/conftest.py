@@ -35,8 +35,11 @@ async def redis_url() -> AsyncIterator[str]:
     except Exception as exc:  # pragma: no cover - environment problem, said plainly
         pytest.fail(f"Redis at {TEST_REDIS_URL} does not answer: {exc}")
     await client.flushdb()
+    await client.aclose()
     try:
         yield TEST_REDIS_URL
     finally:
+        # a fresh connection: a test may have had Redis drop every client
+        client = aioredis.from_url(TEST_REDIS_URL)
         await client.flushdb()
         await client.aclose()

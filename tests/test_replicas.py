@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis.asyncio as aioredis
+
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import MATCHING, OTHER, feeds_yaml, rss
@@ -57,3 +59,32 @@ async def test_one_replica_reads_updates_and_the_other_takes_over(
         for service in (first, second):
             if service.proc.poll() is None:
                 service.stop()
+
+
+async def test_dropped_redis_connections_lose_nothing(
+    tmp_path: Path, redis_url: str, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """Redis drops every client connection mid-run: the service reconnects and delivers."""
+    feed_server.set("/f.xml", rss(*OTHER))
+    (tmp_path / "feeds.yaml").write_text(
+        feeds_yaml((feed_server.url("/f.xml"), "Local News")), encoding="utf-8"
+    )
+    admin = aioredis.from_url(redis_url)
+    with Service(tmp_path, {**telegram_api.env(), "REDIS_URL": redis_url}) as running:
+        try:
+            telegram_api.wait_for_call("getUpdates")
+            wait_until(lambda: feed_server.hits("/f.xml") >= 1, what="first poll")
+            telegram_api.send_text(CHAT, "/subscribe belarus")
+            telegram_api.wait_for_sent(1, chat_id=CHAT)
+            dropped = await admin.client_kill_filter(_type="normal", skipme=True)
+            assert dropped >= 1
+            feed_server.set("/f.xml", rss(*MATCHING, *OTHER))
+            await admin.client_kill_filter(_type="normal", skipme=True)  # and again, mid-poll
+            alerts = telegram_api.wait_for_sent(4, chat_id=CHAT, timeout=30)[1:]
+            assert sorted(m.plain.splitlines()[0] for m in alerts) == sorted(
+                e.title for e in MATCHING
+            )
+            code, log = running.stop()
+        finally:
+            await admin.aclose()
+    assert code == 0 and "Traceback" not in log
