@@ -308,3 +308,17 @@ def test_a_second_outlet_updates_the_first_message(
     assert update.ts == alert.ts and "📰 also: Wire Service" in update.plain
     polls_later(feed_server, path="/g.xml")
     assert len(slack_api.posted(NEWS)) == 1 and len(slack_api.updates(NEWS)) == 1
+
+
+def test_trend_uploads_a_chart_to_the_channel(
+    two_feed_socket: Transport, slack_api: FakeSlack, feed_server: FeedServer
+) -> None:
+    two_feed_socket.command(ANNA, "subscribe belarus")
+    feed_server.set("/f.xml", rss(MATCHING[0], MATCHING[2], *OTHER))
+    slack_api.wait_for_posted(2, channel=NEWS)
+    answer = two_feed_socket.command(ANNA, "trend belarus 7")
+    assert answer.plain == "Mentions per day for belarus, last 7 days."
+    wait_until(lambda: len(slack_api.uploads()) >= 1, what="the chart upload")
+    (chart,) = slack_api.uploads()
+    assert chart.channel == NEWS and chart.filename == "belarus-trend.png"
+    assert chart.content is not None and chart.content.startswith(b"\x89PNG")
