@@ -81,8 +81,13 @@ class RoutingCache:
             return self._seen_version
 
     async def bump(self) -> None:
-        await self._store.put_record(ROUTING_VERSION, uuid.uuid4().hex)
+        """Subscriptions changed: this process reloads at once, the others at their next poll
+        (if the store cannot be written now, they catch up within `ttl`)."""
         self.invalidate()
+        try:
+            await self._store.put_record(ROUTING_VERSION, uuid.uuid4().hex)
+        except Exception:
+            log.exception("could not tell other replicas that subscriptions changed")
 
     def invalidate(self) -> None:
         """A chat changed its subscriptions: reload on the next poll, not in `ttl` seconds."""
@@ -137,13 +142,13 @@ class Services:
         for sub in subs:
             if sub.to == to and sub.active:
                 await self.store.save_subscription(replace(sub, active=False))
-        self.routing.invalidate()
+        await self.routing.bump()
         log.warning("deactivated %s: %s", to, reason, extra={"to": to})
 
     async def move(self, old: str, new: str) -> int:
         """A Telegram group became a supergroup: everything of `old` continues under `new`."""
         moved = await self.store.move_destination(old, new)
-        self.routing.invalidate()
+        await self.routing.bump()
         return moved
 
     def on_change(self) -> None:
