@@ -98,10 +98,13 @@ class Pacer:
             waited += delay
 
 
-TELEGRAM_PER_CHAT = Limit(1, 1.0)
-TELEGRAM_PER_GROUP = Limit(20, 60.0)
-TELEGRAM_OVERALL = Limit(30, 1.0)
-SLACK_PER_CHANNEL = Limit(1, 1.0)
+# Windows 5% longer than the platforms' own: a request can reach them later than it left
+# (a busy process, a slow connection), and the next one on time would then look too early.
+JITTER_MARGIN = 1.05
+TELEGRAM_PER_CHAT = Limit(1, 1.0 * JITTER_MARGIN)
+TELEGRAM_PER_GROUP = Limit(20, 60.0 * JITTER_MARGIN)
+TELEGRAM_OVERALL = Limit(30, 1.0 * JITTER_MARGIN)
+SLACK_PER_CHANNEL = Limit(1, 1.0 * JITTER_MARGIN)
 
 
 def slack_rules(channel: str) -> list[tuple[str, Limit]]:

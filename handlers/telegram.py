@@ -51,6 +51,10 @@ def build_application(token: str, api_url: str) -> Application:  # type: ignore[
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .concurrent_updates(8)
+        # sends to many chats go out in parallel: with PTB's default pool of one connection
+        # they would queue after taking their rate budget and reach Telegram bunched up
+        .connection_pool_size(32)
+        .pool_timeout(30.0)
         .build()
     )
 
