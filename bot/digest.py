@@ -24,6 +24,7 @@ from bot.render import (
     TITLE_CHARS,
     excerpt,
     mrkdwn_escape,
+    mrkdwn_text,
     plural,
     slack_url,
     terminal_safe,
@@ -495,11 +496,11 @@ def _slack_line(story: Story) -> str:
 
 
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
+    return {"type": "context", "elements": [mrkdwn_text(text)]}
 
 
 # --- console -----------------------------------------------------------------------------------

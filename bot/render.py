@@ -153,7 +153,9 @@ def slack_url(url: str) -> str:
     return encoded.replace("&", "&amp;")
 
 
-def _mrkdwn(text: str) -> dict[str, object]:
+def mrkdwn_text(text: str) -> dict[str, object]:
+    """A Slack text object for escaped mrkdwn, always `verbatim`: Slack then turns no bare
+    name or URL into a mention or link. Every Slack text Dozor builds comes from here."""
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
@@ -176,11 +178,11 @@ def slack_alert(
     extra = f"📰 also: {also_line(also)}" if also else ""
     context = " · ".join(p for p in (v.source, v.when, extra, "🔎 " + ", ".join(v.matched)) if p)
     blocks: list[dict[str, object]] = [
-        {"type": "section", "text": _mrkdwn(head)},
-        {"type": "context", "elements": [_mrkdwn(mrkdwn_escape(context))]},
+        {"type": "section", "text": mrkdwn_text(head)},
+        {"type": "context", "elements": [mrkdwn_text(mrkdwn_escape(context))]},
     ]
     if v.excerpt:
-        blocks.append({"type": "section", "text": _mrkdwn(mrkdwn_escape(v.excerpt))})
+        blocks.append({"type": "section", "text": mrkdwn_text(mrkdwn_escape(v.excerpt))})
     fallback = mrkdwn_escape(f"{v.title} — {v.source}" if v.source else v.title)
     return fallback, blocks
 
@@ -191,7 +193,7 @@ def slack_reply(text: str) -> tuple[str, list[dict[str, object]]]:
     pieces = _escaped_pieces(text, SLACK_SECTION_LIMIT)
     if len(pieces) > SLACK_MAX_BLOCKS:
         pieces = [*pieces[: SLACK_MAX_BLOCKS - 1], "… (cut: the answer is longer than Slack shows)"]
-    blocks: list[dict[str, object]] = [{"type": "section", "text": _mrkdwn(p)} for p in pieces]
+    blocks: list[dict[str, object]] = [{"type": "section", "text": mrkdwn_text(p)} for p in pieces]
     return mrkdwn_escape(excerpt(text.split("\n", 1)[0], 150)), blocks
 
 

@@ -35,7 +35,7 @@ from bot.digest import Digest, slack_digest
 from bot.dispatch import DeliveryError
 from bot.models import Alert, Chat
 from bot.ratelimit import Pacer, slack_rules
-from bot.render import slack_alert, slack_code, slack_reply
+from bot.render import mrkdwn_text, slack_alert, slack_code, slack_reply
 from bot.summaries import chart_png
 
 log = logging.getLogger("dozor.slack")
@@ -302,8 +302,10 @@ class SlackFrontEnd:
                 await self._upload(str(command.get("channel_id", "")), attachment)
                 continue
             body = attachment.content.decode("utf-8", errors="replace")
-            blocks.append({"type": "section", "text": _mrkdwn(f"📎 {attachment.filename}")})
-            blocks.extend({"type": "section", "text": _mrkdwn(code)} for code in slack_code(body))
+            blocks.append({"type": "section", "text": mrkdwn_text(f"📎 {attachment.filename}")})
+            blocks.extend(
+                {"type": "section", "text": mrkdwn_text(code)} for code in slack_code(body)
+            )
         kind = "in_channel" if reply.public else "ephemeral"
         for start in range(0, len(blocks), 50):
             try:
@@ -338,7 +340,3 @@ class SlackFrontEnd:
         if host == "hooks.slack.com" or host.endswith(".slack.com"):
             return parts.scheme == "https"
         return host == self._api_host
-
-
-def _mrkdwn(text: str) -> dict[str, object]:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}

@@ -3,10 +3,12 @@ stdout JSON lines collected by a thread, graceful stop (SIGTERM) or kill -9."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
+
+from bot.models import Subscription
+from bot.store import open_store
+from tests.fakes.feed_server import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 OWN_PREFIXES = ("DOZOR_", "REDIS_", "TELEGRAM_", "SLACK_")
@@ -97,3 +103,29 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "
 
 def titles(messages: Iterable[object]) -> list[str]:
     return [getattr(m, "plain", "").split("\n", 1)[0] for m in messages]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def polls_later(server: FeedServer, path: str = "/f.xml", count: int = 2) -> None:
+    """Wait until `path` was fetched `count` more times (the service kept polling)."""
+    hits = server.hits(path)
+    wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls of {path}")
+
+
+def stored_subscriptions(workdir: Path) -> list[Subscription]:
+    """What the service's embedded store in `workdir` holds, read after it stopped."""
+
+    async def read() -> list[Subscription]:
+        store = await open_store(None, str(workdir / "dozor.db"))
+        try:
+            return list(await store.subscriptions())
+        finally:
+            await store.close()
+
+    return asyncio.run(read())

@@ -20,6 +20,7 @@ import pytest
 
 from bot.fetch import BoundedBody, Fetcher, FetchError, parse_retry_after
 from tests.fakes.feed_server import FeedServer
+from tests.service import free_port
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 MB = 1_000_000
@@ -47,13 +48,6 @@ async def failure(fetcher: Fetcher, url: str, **kwargs: str) -> FetchError:
     with pytest.raises(FetchError) as caught:
         await fetcher.fetch(url, **kwargs)
     return caught.value
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- plain fetching and conditional GET --------------------------------------------------------

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss
-from tests.service import Service, wait_until
+from tests.service import Service, polls_later, wait_until
 
 CHAT = 42
 
@@ -124,8 +124,7 @@ def test_three_replicas_share_feeds_and_send_budgets(
         expected = 6 * len(chats)
         sent = telegram_api.wait_for_sent(expected, timeout=60)
         for path in paths:  # every feed is still polled by the survivors
-            hits = feed_server.hits(path)
-            wait_until(lambda p=path, h=hits: feed_server.hits(p) >= h + 2, what=f"{path} polled")
+            polls_later(feed_server, path)
         sent = telegram_api.sent()
         delivered = [(m.chat_id, m.plain.splitlines()[0]) for m in sent]
         assert len(delivered) == expected and len(set(delivered)) == expected

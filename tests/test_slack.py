@@ -3,7 +3,6 @@ response_urls) and a feed server, in both transports. What the channel sees is w
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -11,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack, Response
 from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss
-from tests.service import Service, wait_until
+from tests.service import Service, free_port, polls_later, stored_subscriptions, wait_until
 
 NEWS, ANNA, BORIS, ADMIN = "C0NEWS", "U0ANNA", "U0BORIS", "U0ADMIN"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -90,11 +82,6 @@ def _listening(port: int) -> bool:
 
 def publish(server: FeedServer, *entries: Entry) -> None:
     server.set("/f.xml", rss(*entries, *OTHER))
-
-
-def polls_later(server: FeedServer, count: int = 2, path: str = "/f.xml") -> None:
-    hits = server.hits(path)
-    wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls of {path}")
 
 
 def test_subscribe_then_one_block_kit_alert(
@@ -198,15 +185,8 @@ def test_a_gone_channel_is_deactivated_with_the_reason(
     slack_api.wait_for_call("chat.postMessage")
     polls_later(feed_server)
 
-    async def subscriptions() -> list[object]:
-        store = await open_store(None, str(workdir / "dozor.db"))
-        try:
-            return list(await store.subscriptions())
-        finally:
-            await store.close()
-
-    (sub,) = asyncio.run(subscriptions())
-    assert sub.active is False  # type: ignore[attr-defined]
+    (sub,) = stored_subscriptions(workdir)
+    assert sub.active is False
     assert len(slack_api.calls("chat.postMessage")) == 1  # no retries into the void
 
 

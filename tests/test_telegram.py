@@ -3,10 +3,8 @@ the chat receives. Every wait is on a condition (a message sent, a poll made).""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram, _plain_text
 from tests.feeds import MATCHING, OTHER, Entry, atom, feeds_yaml, rss
-from tests.service import Service, wait_until
+from tests.service import Service, free_port, polls_later, stored_subscriptions, wait_until
 
 CONFIG = """\
 defaults: {{interval: 1s, backfill: {backfill}}}
@@ -144,15 +141,8 @@ def test_blocked_chat_is_deactivated(
     code, log = service.stop()
     assert code == 0 and "deactivated telegram:42" in log
 
-    async def subscriptions() -> list[object]:
-        store = await open_store(None, str(workdir / "dozor.db"))
-        try:
-            return list(await store.subscriptions())
-        finally:
-            await store.close()
-
-    (sub,) = asyncio.run(subscriptions())
-    assert sub.active is False  # type: ignore[attr-defined]
+    (sub,) = stored_subscriptions(workdir)
+    assert sub.active is False
 
 
 def test_migrated_group_gets_its_alerts_under_the_new_id(
@@ -249,12 +239,6 @@ def test_mute_holds_alerts_until_mute_off(
     assert alert.plain.startswith(MATCHING[0].title)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_webhook_mode_takes_updates_with_the_secret_only(
     workdir: Path, telegram_api: FakeTelegram, feed_server: FeedServer
 ) -> None:
@@ -331,11 +315,6 @@ def test_digest_now_after_a_burst_is_one_message_with_stories_and_sources(
         assert again == "Nothing new was collected since the last digest."
         running.stop()
     assert len(telegram_api.sent(PRIVATE)) == 4  # subscribe, answer, digest, answer
-
-
-def polls_later(server: FeedServer, path: str = "/f.xml", count: int = 2) -> None:
-    hits = server.hits(path)
-    wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls")
 
 
 def test_a_second_outlet_of_the_same_story_edits_the_first_message(
