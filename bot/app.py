@@ -246,6 +246,7 @@ async def services(settings: Settings, config: Config, *, as_json: bool) -> Asyn
             chat=store.chat,
             on_sent=on_sent,
             metrics=metrics,
+            lease=settings.outbox_lease,
         )
         svc = Services(
             settings,

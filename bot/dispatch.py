@@ -1,7 +1,12 @@
 """The outbox consumer: claims due alerts, hands each to its channel, acks only what was accepted.
 
 A crash between claim and ack loses nothing: the claim is a lease, and the alert becomes due
-again when it runs out. Alerts to one destination go out in order, destinations in parallel.
+again when it runs out. Leases are short (`lease`, 30 s by default) so a dead replica's alerts go
+again soon; a live dispatcher renews the leases it holds every third of that, and renews an
+alert's lease once more just before sending it: a renewal that fails means another replica took
+the alert over, and it is not sent here. What remains is the one window no chat API lets anyone
+close: a crash after the platform accepted a message and before the ack sends that message
+again. Alerts to one destination go out in order, destinations in parallel.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from typing import Protocol
 
 from bot.metrics import Metrics
 from bot.models import Alert, Chat, OutboxEntry
-from bot.store.base import Store
+from bot.store.base import Store, StoreError
 from bot.timespec import quiet_until
 
 log = logging.getLogger("dozor.dispatch")
 
 UNCONFIGURED_RETRY = 300.0
 MAX_RETRY_DELAY = 900.0
+ACK_RETRY_FIRST, ACK_RETRY_MAX = 0.2, 5.0  # waiting for a store that is down, after a send
 MUTE_RECHECK = 30.0  # a muted chat's alerts look again this often, so /mute off acts quickly
 
 
@@ -101,7 +107,7 @@ class Dispatcher:
         chat: Callable[[str], Awaitable[Chat]] | None = None,
         on_sent: Callable[[Alert], Awaitable[None]] | None = None,
         metrics: Metrics | None = None,
-        lease: float = 120.0,
+        lease: float = 30.0,
         batch: int = 100,
     ) -> None:
         self._store = store
@@ -113,6 +119,8 @@ class Dispatcher:
         self._metrics = metrics
         self._lease = lease
         self._batch = batch
+        self._held: dict[str, float] = {}  # entry id -> the lease end this dispatcher holds
+        self._renewing = asyncio.Lock()
 
     async def drain(self, stop: asyncio.Event | None = None) -> DispatchReport:
         """Deliver everything due now, batch by batch, until nothing is due (or `stop` is set:
@@ -124,8 +132,38 @@ class Dispatcher:
             )
             if not entries:
                 return report
-            report.add(await self._deliver(entries, stop))
+            self._held.update((entry.id, entry.lease_until) for entry in entries)
+            keeper = asyncio.ensure_future(self._keep_leases())
+            try:
+                report.add(await self._deliver(entries, stop))
+            finally:
+                keeper.cancel()
+                for entry in entries:
+                    self._held.pop(entry.id, None)
         return report
+
+    async def _keep_leases(self) -> None:
+        """Renew the held leases every third of a lease, for as long as a batch is in hand."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await self._renew(list(self._held))
+            except Exception as exc:  # the pre-send renewal will tell; nothing is sent unheld
+                log.warning("could not renew outbox leases: %s", exc)
+
+    async def _renew(self, ids: Sequence[str]) -> set[str]:
+        """Renew these entries' leases; the ids still held. One at a time, so a renewal never
+        presents a lease end another renewal just replaced."""
+        async with self._renewing:
+            asked = {entry_id: self._held[entry_id] for entry_id in ids if entry_id in self._held}
+            until = self._clock() + self._lease
+            renewed = await self._store.extend(asked, until=until)
+            for entry_id in asked:
+                if entry_id in renewed:
+                    self._held[entry_id] = until
+                else:
+                    del self._held[entry_id]
+            return renewed
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, idle: float = 1.0) -> None:
         """Drain whenever woken (a poll queued alerts) or every `idle` seconds, until `stop`."""
@@ -133,6 +171,8 @@ class Dispatcher:
             wake.clear()
             try:
                 await self.drain(stop)
+            except StoreError as exc:  # said in one line: the store's own message is the story
+                log.warning("dispatch round failed: %s; retrying", exc)
             except Exception:
                 log.exception("dispatch round failed; retrying")
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
@@ -146,11 +186,16 @@ class Dispatcher:
         by_destination: dict[str, list[OutboxEntry]] = defaultdict(list)
         for entry in entries:
             by_destination[entry.alert.to].append(entry)
+        # every destination finishes its turn even if another's fails (a store outage): none
+        # is left running unheld after its batch is given up
         reports = await asyncio.gather(
-            *(self._deliver_in_order(es, stop) for es in by_destination.values())
+            *(self._deliver_in_order(es, stop) for es in by_destination.values()),
+            return_exceptions=True,
         )
         total = DispatchReport()
         for part in reports:
+            if isinstance(part, BaseException):
+                raise part
             total.add(part)
         return total
 
@@ -181,10 +226,16 @@ class Dispatcher:
                     )
                 report.waiting[platform] += len(entries) - index
                 return report
+            if entry.id not in await self._renew([entry.id]):
+                log.info(
+                    "alert taken over by another replica, not sent here",
+                    extra={"to": entry.alert.to},
+                )
+                continue
             try:
                 if entry.alert.kind == "also":
                     await self._also(channel, entry)
-                    await self._store.ack(entry.id)
+                    await self._ack(entry, stop)
                     continue
                 ref = await self._send(channel, entry)
             except DeliveryError as exc:
@@ -215,7 +266,7 @@ class Dispatcher:
                         later.id, not_before=self._clock() + delay, error="queued", failed=False
                     )
                 return report
-            await self._store.ack(entry.id)
+            await self._ack(entry, stop)
             report.sent.append(entry.alert)
             if self._metrics is not None:
                 self._metrics.delivered(entry.alert, self._clock())
@@ -226,6 +277,27 @@ class Dispatcher:
                 except Exception:  # bookkeeping after delivery must not undo it
                     log.exception("after-delivery hook failed", extra={"to": entry.alert.to})
         return report
+
+    async def _ack(self, entry: OutboxEntry, stop: asyncio.Event | None) -> None:
+        """The platform has the message: its ack must land, or it goes out again. A store that
+        is down (Redis restarting, SQLite locked) is waited for with backoff, not given up on;
+        only a shutdown stops the wait."""
+        delay = ACK_RETRY_FIRST
+        while True:
+            try:
+                await self._store.ack(entry.id)
+                return
+            except StoreError as exc:
+                if stop is not None and stop.is_set():
+                    raise
+                log.warning(
+                    "sent, but the outbox could not record it (%s); retrying in %.1fs",
+                    exc,
+                    delay,
+                    extra={"to": entry.alert.to},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, ACK_RETRY_MAX)
 
     async def _hold(self, entries: list[OutboxEntry]) -> tuple[list[OutboxEntry], int]:
         """A muted destination's entries wait until the mute ends; during its quiet hours its
@@ -256,6 +328,8 @@ class Dispatcher:
             return await channel.send(entry.alert)
         except DeliveryError:
             raise
+        except StoreError as exc:  # the shared send budget is out of reach: nothing was sent
+            raise DeliveryError(str(exc)) from exc
         except Exception as exc:
             log.exception("channel failed unexpectedly", extra={"to": entry.alert.to})
             raise DeliveryError(f"unexpected error: {exc!r}") from exc

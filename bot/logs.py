@@ -21,6 +21,17 @@ def redact(text: str) -> str:
     return _SECRETS.sub("[redacted]", text)
 
 
+class PlainError(Exception):
+    """An operational failure whose message says all there is (Redis unreachable, a disk
+    full): logged as its one line, without a traceback, wherever it is logged."""
+
+
+def _exception_text(formatter: logging.Formatter, exc_info: object) -> str:
+    if isinstance(exc_info, tuple) and isinstance(exc_info[1], PlainError):
+        return f"{type(exc_info[1]).__name__}: {exc_info[1]}"
+    return formatter.formatException(exc_info)  # type: ignore[arg-type]
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         context = " ".join(
@@ -31,7 +42,7 @@ class TextFormatter(logging.Formatter):
         if context:
             line += f" [{context}]"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + _exception_text(self, record.exc_info)
         return redact(line)
 
 
@@ -47,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             (name, getattr(record, name)) for name in CONTEXT_FIELDS if hasattr(record, name)
         )
         if record.exc_info:
-            event["exception"] = self.formatException(record.exc_info)
+            event["exception"] = _exception_text(self, record.exc_info)
         return redact(json.dumps(event, ensure_ascii=False, default=str))
 
 

@@ -229,6 +229,7 @@ class OutboxEntry:
     id: str
     alert: Alert
     attempts: int = 0
+    lease_until: float = 0.0  # when this claim's lease ends: the claimer's proof it holds it
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ fetched is half-written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,7 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.models import Feed
 from bot.poll import Poller, PollReport
-from bot.store.base import Store
+from bot.store.base import Store, StoreError
 
 log = logging.getLogger("dozor.scheduler")
 
@@ -125,15 +126,20 @@ class PollScheduler:
     async def _poll_locked(self, feed: Feed) -> None:
         """Poll if no other replica polled this feed within its interval (a lock with expiry)."""
         lock = f"poll:{feed.id}"
-        if not await self._store.try_lock(
-            lock, self._instance, ttl=feed.interval * 0.9, now=self._clock()
-        ):
+        try:
+            if not await self._store.try_lock(
+                lock, self._instance, ttl=feed.interval * 0.9, now=self._clock()
+            ):
+                return
+        except StoreError as exc:  # the store is down: this poll waits for the next turn
+            log.warning("poll skipped: %s", exc, extra={"feed": feed.url})
             return
         try:
             report = await self._poller.poll(feed)
         except Exception:
             log.exception("poll crashed", extra={"feed": feed.url})
-            await self._store.unlock(lock, self._instance)
+            with contextlib.suppress(StoreError):  # else the lock's expiry frees it
+                await self._store.unlock(lock, self._instance)
             return
         self._on_report(report)
 

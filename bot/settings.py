@@ -33,6 +33,7 @@ class Settings:
     admins: frozenset[str] = frozenset()
     story_distance: int = 10  # SimHash bits two items of one story may differ in
     story_window: float = 48 * 3600.0  # how long a story stays open to more outlets
+    outbox_lease: float = 30.0  # how long a dead replica's claimed alerts wait to go again
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -72,6 +73,12 @@ class Settings:
             window = parse_duration(get("DOZOR_STORY_WINDOW") or "48h")
         except TimeSpecError as exc:
             raise SettingsError(f"DOZOR_STORY_WINDOW: {exc}") from None
+        try:
+            lease = parse_duration(get("DOZOR_OUTBOX_LEASE") or "30s")
+        except TimeSpecError as exc:
+            raise SettingsError(f"DOZOR_OUTBOX_LEASE: {exc}") from None
+        if not 3 <= lease <= 3600:
+            raise SettingsError("DOZOR_OUTBOX_LEASE: between 3s and 1h")
         return cls(
             config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
             redis_url=get("REDIS_URL"),
@@ -88,4 +95,5 @@ class Settings:
             admins=admins,
             story_distance=int(distance),
             story_window=window,
+            outbox_lease=lease,
         )

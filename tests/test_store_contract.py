@@ -306,6 +306,23 @@ async def test_a_hold_reschedules_without_counting_an_attempt(store: Store) -> N
     assert (again.id, again.attempts) == (entry.id, 0)
 
 
+async def test_a_lease_is_renewed_only_by_the_claimer_that_still_holds_it(store: Store) -> None:
+    await commit(store, ["a", "b"], [alert("a"), alert("b")])
+    a, b = await store.claim(now=1000.0, lease=30, limit=10)
+    assert a.lease_until == b.lease_until == 1030.0
+    # renewed: hidden past its first lease end
+    assert await store.extend({a.id: a.lease_until}, until=1100.0) == {a.id}
+    assert [e.id for e in await store.claim(now=1050.0, lease=30, limit=10)] == [b.id]
+    # b's first claim lapsed and another claimer took it: its old proof no longer holds
+    assert await store.extend({b.id: b.lease_until, a.id: 1100.0}, until=1200.0) == {a.id}
+    await store.ack(a.id)
+    assert await store.extend({a.id: 1200.0}, until=1300.0) == set()  # acked stays gone
+    [late] = await store.claim(now=1081.0, lease=30, limit=10)  # the second claim of b lapsed
+    assert late.id == b.id and late.lease_until == 1111.0
+    assert await store.extend({}, until=2000.0) == set()
+    assert await store.outbox_depth() == 1
+
+
 # --- concurrency ----------------------------------------------------------------------------
 async def test_concurrent_commits_enqueue_once(store: Store) -> None:
     alerts = [alert(f"a{i}") for i in range(20)]

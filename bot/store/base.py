@@ -7,13 +7,14 @@ seconds passed in by the caller: a store never reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from bot.logs import PlainError
 from bot.models import Alert, Chat, Feed, FeedState, OutboxEntry, Subscription, Topic
 
 
-class StoreError(Exception):
+class StoreError(PlainError):
     """The store could not do what was asked (connection lost, database locked, disk full)."""
 
 
@@ -70,6 +71,11 @@ class Store(Protocol):
         """Up to `limit` due alerts (due time <= now), oldest first (by due time, then
         insertion), hidden from other claimers for `lease` seconds. An entry neither acked nor
         retried within its lease becomes due again. `attempts` counts retries so far."""
+
+    async def extend(self, leases: Mapping[str, float], *, until: float) -> set[str]:
+        """Renew claims: each entry id in `leases` whose lease still ends at the time given
+        (nobody claimed, retried or acked it since) is hidden until `until`. Returns the ids
+        renewed; an id left out is no longer this claimer's and must not be sent."""
 
     async def ack(self, entry_id: str) -> None:
         """The channel accepted the alert: it leaves the outbox. An unknown id is a no-op."""

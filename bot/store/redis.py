@@ -11,7 +11,7 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, get_args
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -76,6 +76,7 @@ class RedisStore:
         self._commit = client.register_script(lua.COMMIT)
         self._claim = client.register_script(lua.CLAIM)
         self._retry = client.register_script(lua.RETRY)
+        self._extend = client.register_script(lua.EXTEND)
         self._purge = client.register_script(lua.PURGE)
         self._lock = client.register_script(lua.LOCK)
         self._unlock = client.register_script(lua.UNLOCK)
@@ -229,10 +230,24 @@ class RedisStore:
             )
         return [
             OutboxEntry(
-                id=flat[i], alert=codec.decode_alert(flat[i + 1]), attempts=int(flat[i + 2])
+                id=flat[i],
+                alert=codec.decode_alert(flat[i + 1]),
+                attempts=int(flat[i + 2]),
+                lease_until=float(_num(now + lease)),
             )
             for i in range(0, len(flat), 3)
         ]
+
+    async def extend(self, leases: Mapping[str, float], *, until: float) -> set[str]:
+        if not leases:
+            return set()
+        ids = list(leases)
+        with self._errors("renew outbox leases"):
+            renewed = await self._extend(
+                keys=[self._keys.outbox_due()],
+                args=[_num(until), *(x for i in ids for x in (i, _num(leases[i])))],
+            )
+        return {str(entry_id) for entry_id in renewed}
 
     async def ack(self, entry_id: str) -> None:
         k = self._keys

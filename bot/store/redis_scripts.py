@@ -69,6 +69,20 @@ end
 return out
 """
 
+# KEYS: due. ARGV: until, then pairs of id and the lease end its claimer holds. An entry
+# whose due time is still that lease end is renewed to `until`; the ids renewed are returned.
+EXTEND = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  local due = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if due and tonumber(due) == tonumber(ARGV[i + 1]) then
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+"""
+
 # KEYS: due, data, attempts, errors. ARGV: id, not_before, error, 1 to count an attempt or 0.
 # An acked entry stays gone.
 RETRY = """

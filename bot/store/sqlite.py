@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -96,6 +96,8 @@ class SqliteStore:
             hint = ""
             if "locked" in str(exc) or "busy" in str(exc):
                 hint = " (is another process using it? the SQLite store is for one process)"
+            elif "full" in str(exc) or "I/O error" in str(exc):
+                hint = " (is the disk full, or the file no longer writable?)"
             raise StoreError(
                 f"SQLite database {self._where} failed to {doing}: {exc}{hint}"
             ) from exc
@@ -230,9 +232,28 @@ class SqliteStore:
                 "UPDATE outbox SET due = ? WHERE id = ?", [(now + lease, row[0]) for row in rows]
             )
         return [
-            OutboxEntry(id=str(row[0]), alert=codec.decode_alert(row[1]), attempts=int(row[2]))
+            OutboxEntry(
+                id=str(row[0]),
+                alert=codec.decode_alert(row[1]),
+                attempts=int(row[2]),
+                lease_until=now + lease,
+            )
             for row in rows
         ]
+
+    async def extend(self, leases: Mapping[str, float], *, until: float) -> set[str]:
+        if not leases:
+            return set()
+        renewed: set[str] = set()
+        async with self._write("renew outbox leases") as db:
+            for entry_id, held_until in leases.items():
+                async with db.execute(
+                    "UPDATE outbox SET due = ? WHERE id = ? AND due = ?",
+                    (until, entry_id, held_until),
+                ) as cursor:
+                    if cursor.rowcount == 1:
+                        renewed.add(entry_id)
+        return renewed
 
     async def ack(self, entry_id: str) -> None:
         await self._change("ack an outbox entry", "DELETE FROM outbox WHERE id = ?", (entry_id,))

@@ -1,0 +1,275 @@
+"""Faults, end to end through `dozor run`: the process killed mid-delivery, Redis restarted under
+it, the SQLite file locked or its disk full, and Telegram failing in bursts. Each test counts
+what reached the fake Bot API: every alert once, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.store import open_store
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from tests.feeds import OTHER, Entry, feeds_yaml, rss
+from tests.service import Service, free_port, polls_later, wait_until
+
+SUBJECTS = [
+    "Lukashenko meets Chinese trade envoy in Minsk",
+    "Belarus opposition leader sentenced in absentia",
+    "Minsk metro extends its third line to the airport",
+    "Białoruś zamyka przejście graniczne w Kuźnicy",
+    "Лукашенко подписал указ о налогах",
+    "Belarusian potash exports rerouted through Russian ports",
+    "Zapad drills: Belarus hosts Russian troops near Grodno",
+    "Minsk court fines journalists for covering protests",
+    "Belarus frees political prisoners after US talks",
+    "Lukashenko warns Poland over border fence",
+]
+STORIES = [
+    Entry(title, f"https://news.example/s/{n}", f"s{n}", minutes=10 + n)
+    for n, title in enumerate(SUBJECTS)
+]
+
+
+def headline(message: SentMessage) -> tuple[int | str, str]:
+    return message.chat_id, message.plain.splitlines()[0]
+
+
+def chats_config(feed_server: FeedServer, chats: list[int]) -> str:
+    subs = "subscriptions:\n" + "".join(
+        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
+    )
+    return feeds_yaml((feed_server.url("/f.xml"), "Wire"), extra=subs)
+
+
+def outbox_depth(workdir: Path) -> int:
+    async def read() -> int:
+        store = await open_store(None, str(workdir / "dozor.db"))
+        try:
+            return await store.outbox_depth()
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def start_feed(tmp_path: Path, feed_server: FeedServer, chats: list[int]) -> None:
+    feed_server.set("/f.xml", rss(*OTHER))
+    (tmp_path / "feeds.yaml").write_text(chats_config(feed_server, chats), encoding="utf-8")
+
+
+def test_kill_9_mid_delivery_then_restart_delivers_every_alert_once(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """500 alerts to 50 chats at Telegram's pace; `kill -9` a third of the way in; restart.
+    Every alert arrives; the only repeats allowed are messages the killed process had sent and
+    not yet acked (no API can tell a sender that), and there are none outside that moment."""
+    chats = list(range(3001, 3051))
+    start_feed(tmp_path, feed_server, chats)
+    telegram_api.enforce_limits()
+    env = {**telegram_api.env(), "DOZOR_OUTBOX_LEASE": "5s"}
+    first = Service(tmp_path, env)
+    try:
+        # the first poll is committed (backfill 0 alerts nothing) before the news comes
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+        telegram_api.wait_for_sent(150, timeout=60)
+        first.proc.kill()
+        killed_at = time.monotonic()
+        first.proc.wait(timeout=10)
+    finally:
+        if first.proc.poll() is None:
+            first.kill()
+    before = len(telegram_api.sent())
+    assert before < 500, "the kill came too late to test anything"
+
+    expected = {(chat, title) for chat in chats for title in SUBJECTS}
+    with Service(tmp_path, env) as second:
+        wait_until(
+            lambda: {headline(m) for m in telegram_api.sent()} >= expected,
+            timeout=120,
+            what="every alert delivered after the restart",
+        )
+        code, log = second.stop()
+    assert code == 0 and "Traceback" not in log
+    assert outbox_depth(tmp_path) == 0
+
+    sent = telegram_api.sent()
+    counts = Counter(headline(m) for m in sent)
+    assert set(counts) == expected
+    repeated = {key for key, n in counts.items() if n > 1}
+    assert all(counts[key] == 2 for key in repeated)
+    for key in repeated:
+        first_copy = next(m for m in sent if headline(m) == key)
+        # accepted by Telegram in the moment before the kill, so never acked
+        assert killed_at - 2.0 <= first_copy.time <= killed_at, (key, killed_at - first_copy.time)
+    assert len(repeated) <= 32, f"{len(repeated)} repeats: more than the sends in flight"
+    print(f"sent before kill: {before}; repeated after restart: {len(repeated)}")
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free loopback port, with an append-only file in
+    `directory` (fsync on every write), so it can be killed and started again with its data."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed here")
+        self.binary, self.directory, self.port = binary, directory, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *(self.binary, "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--dir", str(self.directory), "--appendonly", "yes"),
+                *("--appendfsync", "always", "--save", ""),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self.answers, timeout=10, what="redis-server up")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def test_redis_killed_and_restarted_mid_delivery_loses_nothing(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """Redis dies (kill -9) while 100 alerts are going out and comes back a few seconds later
+    from its append-only file: the service stays up, reconnects, and every alert arrives once."""
+    chats = list(range(4001, 4011))
+    start_feed(tmp_path, feed_server, chats)
+    telegram_api.enforce_limits()
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        with Service(tmp_path, {**telegram_api.env(), "REDIS_URL": server.url}) as running:
+            wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+            feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+            telegram_api.wait_for_sent(20, timeout=30)
+            server.kill()
+            wait_until(
+                lambda: "cannot reach Redis" in "".join(running.log),
+                what="the outage noticed and logged",
+            )
+            assert running.proc.poll() is None
+            server.start()
+            expected = {(chat, title) for chat in chats for title in SUBJECTS}
+            wait_until(
+                lambda: {headline(m) for m in telegram_api.sent()} >= expected,
+                timeout=90,
+                what="every alert delivered after Redis came back",
+            )
+            polls_later(feed_server)
+            code, log = running.stop()
+    finally:
+        server.stop()
+    tracebacks = [block for block in log.split("\n") if block.startswith(("error", "Trace"))]
+    assert code == 0 and "Traceback" not in log, "\n".join(tracebacks[:10]) + log[-3000:]
+    counts = Counter(headline(m) for m in telegram_api.sent())
+    assert set(counts) == expected
+    assert [key for key, n in counts.items() if n > 1] == []
+
+
+def delivered_once(telegram_api: FakeTelegram, chats: list[int], timeout: float = 60) -> None:
+    """Wait for every story in every chat, then check that none came twice."""
+    expected = {(chat, title) for chat in chats for title in SUBJECTS}
+    wait_until(
+        lambda: {headline(m) for m in telegram_api.sent()} >= expected,
+        timeout=timeout,
+        what="every alert delivered",
+    )
+    counts = Counter(headline(m) for m in telegram_api.sent())
+    assert set(counts) == expected
+    assert [key for key, n in counts.items() if n > 1] == []
+
+
+def test_a_locked_sqlite_database_is_waited_out_not_a_crash(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """Another program holds the database's write lock for longer than the busy timeout while
+    news arrives: the poll fails with a clear message, the service stays up, and when the lock
+    goes the news is delivered, once."""
+    chats = [5001, 5002]
+    start_feed(tmp_path, feed_server, chats)
+    with Service(tmp_path, telegram_api.env()) as running:
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        intruder = sqlite3.connect(tmp_path / "dozor.db", isolation_level=None)
+        intruder.execute("BEGIN EXCLUSIVE")
+        try:
+            feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+            wait_until(
+                lambda: "database is locked" in "".join(running.log),
+                what="the lock reported",
+            )
+            assert running.proc.poll() is None
+            assert telegram_api.sent() == []
+        finally:
+            intruder.execute("ROLLBACK")
+            intruder.close()
+        delivered_once(telegram_api, chats)
+        code, log = running.stop()
+    assert code == 0 and "Traceback" not in log
+    assert "is another process using it?" in log
+
+
+def test_a_full_disk_is_reported_and_retried_not_a_crash(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """The process may write no more bytes to any file (RLIMIT_FSIZE, as a full disk does to
+    SQLite) while news arrives: polls fail with a clear error, nothing is half-written; when
+    space is back the news is delivered, once."""
+    chats = [5101, 5102]
+    start_feed(tmp_path, feed_server, chats)
+    with Service(tmp_path, telegram_api.env()) as running:
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        pid = running.proc.pid
+        unlimited = resource.RLIM_INFINITY
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, unlimited))
+        try:
+            feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+            wait_until(
+                lambda: "is the disk full" in "".join(running.log),
+                what="the full disk reported",
+            )
+            reported = "".join(running.log).count("is the disk full")
+            wait_until(  # still polling, still failing, still saying why
+                lambda: "".join(running.log).count("is the disk full") >= reported + 2,
+                what="later polls fail the same way",
+            )
+            assert running.proc.poll() is None
+            assert telegram_api.sent() == []
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))
+        delivered_once(telegram_api, chats)
+        code, log = running.stop()
+    assert code == 0 and "Traceback" not in log
