@@ -55,6 +55,8 @@ FRONT_END_RETRY = 60.0
 ROUTING_VERSION = "routing:version"
 UPDATES_LEASE = "telegram:updates"  # held by the one replica that long-polls getUpdates
 LEASE_TTL = 15.0
+# SIGTERM to exit: polls and sends in flight get this long (under Docker's 10 s before SIGKILL)
+STOP_GRACE = 8.0
 LEASE_RENEW = 5.0
 
 
@@ -187,7 +189,12 @@ def shared_pacer(store: Store, observe: Callable[[float], None]) -> Pacer:
 
 
 def make_fetcher(settings: Settings) -> Fetcher:
-    return Fetcher(allow_private=settings.allow_private_networks)
+    return Fetcher(
+        allow_private=settings.allow_private_networks,
+        total_timeout=settings.fetch_timeout,
+        read_timeout=min(20.0, settings.fetch_timeout),
+        connect_timeout=min(10.0, settings.fetch_timeout),
+    )
 
 
 @asynccontextmanager
@@ -408,8 +415,8 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
     scheduler.start(await svc.feeds())
     http = HttpServer(port=settings.http_port, health=svc.health, metrics=svc.metrics_page)
     tasks = [
-        asyncio.create_task(svc.dispatcher.run(stop, wake)),
-        asyncio.create_task(_resync(svc, scheduler, stop)),
+        asyncio.create_task(svc.dispatcher.run(stop, wake), name="delivery"),
+        asyncio.create_task(_resync(svc, scheduler, stop), name="feed resync"),
     ]
     if svc.telegram is not None:
         webhook = settings.telegram_webhook_url
@@ -418,11 +425,11 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
             http.add_telegram_webhook(
                 urlsplit(webhook).path or "/", secret, svc.telegram.feed_update
             )
-        tasks.append(asyncio.create_task(_keep_telegram(svc, webhook, stop)))
+        tasks.append(asyncio.create_task(_keep_telegram(svc, webhook, stop), name="telegram"))
     if svc.slack is not None:
         if settings.slack_signing_secret:
             http.add_slack_events(EVENTS_PATH, svc.slack.handle_http)
-        tasks.append(asyncio.create_task(_keep_slack(svc.slack, stop)))
+        tasks.append(asyncio.create_task(_keep_slack(svc.slack, stop), name="slack"))
     await http.start()
     log.info(
         "watching %s for %s (%s); %s",
@@ -434,10 +441,19 @@ async def _serve(svc: Services, stop: asyncio.Event) -> None:
         else f"SQLite store at {settings.db_path}",
     )
     await stop.wait()
-    log.info("stopping: finishing polls and deliveries in flight")
-    await scheduler.stop()
-    await asyncio.gather(*tasks)
+    log.info("stopping: finishing polls and deliveries in flight (at most %gs)", STOP_GRACE)
+    await asyncio.gather(scheduler.stop(grace=STOP_GRACE), _finish(tasks, STOP_GRACE))
     await http.stop()
+
+
+async def _finish(tasks: list[asyncio.Task[None]], grace: float) -> None:
+    """Let the loops finish what they hold, within `grace` seconds; then cancel them. What a
+    cancelled send held goes back to the outbox when its lease ends."""
+    _, late = await asyncio.wait(tasks, timeout=grace)
+    for task in late:
+        log.warning("did not finish within %gs; cancelled: %s", grace, task.get_name())
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _resync(svc: Services, scheduler: PollScheduler, stop: asyncio.Event) -> None:

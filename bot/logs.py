@@ -69,5 +69,8 @@ def configure(level: int = logging.INFO, fmt: Literal["text", "json"] = "text") 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler warns each time a slow poll makes it skip that feed's next turn; the poller
+    # says what matters about a slow feed itself (its timeout, its backoff)
+    logging.getLogger("apscheduler").setLevel(max(level, logging.ERROR))
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -98,6 +98,10 @@ _V6_RULES: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
     )
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# What DOZOR_ALLOW_PRIVATE_NETWORKS opens: the bot's own machine and the networks an intranet
+# feed can live on. Link-local (where clouds keep their metadata services), unspecified,
+# multicast, broadcast, documentation and reserved addresses stay closed even then.
+PRIVATE_REASONS = frozenset({"loopback", "private network", "shared address space"})
 
 
 def address_problem(ip: IPAddress) -> str | None:
@@ -216,16 +220,15 @@ class AddressPolicy:
         One forbidden answer refuses the host: a name that mixes public and private records
         is exactly what a rebinding attack publishes.
         """
-        if self.allow_private:
-            return None
         for ip in answers:
             if (ip, port) in self.trusted:
                 continue
             reason = address_problem(ip)
-            if reason is not None:
+            if reason is not None and not (self.allow_private and reason in PRIVATE_REASONS):
+                hint = ALLOW_HINT if reason in PRIVATE_REASONS else "never allowed"
                 if host.strip("[]") == str(ip):
-                    return f"refused: {ip} ({reason}); {ALLOW_HINT}"
-                return f"refused: {host} resolves to {ip} ({reason}); {ALLOW_HINT}"
+                    return f"refused: {ip} ({reason}); {hint}"
+                return f"refused: {host} resolves to {ip} ({reason}); {hint}"
         return None
 
 

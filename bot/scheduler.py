@@ -120,6 +120,11 @@ class PollScheduler:
         self._in_flight.add(task)
         try:
             await self._poll_locked(feed)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # cut short by shutdown: nothing was committed, the next start polls it again
+            log.info("poll cut short by shutdown", extra={"feed": feed.url})
         finally:
             self._in_flight.discard(task)
 

@@ -34,6 +34,7 @@ class Settings:
     story_distance: int = 10  # SimHash bits two items of one story may differ in
     story_window: float = 48 * 3600.0  # how long a story stays open to more outlets
     outbox_lease: float = 30.0  # how long a dead replica's claimed alerts wait to go again
+    fetch_timeout: float = 60.0  # one fetch, redirects included, from connect to last byte
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -79,6 +80,12 @@ class Settings:
             raise SettingsError(f"DOZOR_OUTBOX_LEASE: {exc}") from None
         if not 3 <= lease <= 3600:
             raise SettingsError("DOZOR_OUTBOX_LEASE: between 3s and 1h")
+        try:
+            fetch_timeout = parse_duration(get("DOZOR_FETCH_TIMEOUT") or "60s")
+        except TimeSpecError as exc:
+            raise SettingsError(f"DOZOR_FETCH_TIMEOUT: {exc}") from None
+        if not 1 <= fetch_timeout <= 600:
+            raise SettingsError("DOZOR_FETCH_TIMEOUT: between 1s and 10m")
         return cls(
             config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
             redis_url=get("REDIS_URL"),
@@ -96,4 +103,5 @@ class Settings:
             story_distance=int(distance),
             story_window=window,
             outbox_lease=lease,
+            fetch_timeout=fetch_timeout,
         )

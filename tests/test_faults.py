@@ -17,6 +17,7 @@ import pytest
 
 from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.feeds import OTHER, Entry, feeds_yaml, rss
 from tests.service import Service, free_port, polls_later, wait_until
@@ -273,3 +274,124 @@ def test_a_full_disk_is_reported_and_retried_not_a_crash(
         delivered_once(telegram_api, chats)
         code, log = running.stop()
     assert code == 0 and "Traceback" not in log
+
+
+def retry_after_kept(calls: list[tuple[object, float, int | None, float]]) -> list[str]:
+    """(chat, arrival, status, retry_after) of one platform's sends, in arrival order: every
+    send to a chat that was told to wait came after the wait. Returns the breaches."""
+    told: dict[object, float] = {}
+    breaches = []
+    for chat, arrived, status, wait in calls:
+        if arrived < told.get(chat, 0.0) - 0.05:
+            breaches.append(f"{chat}: sent {told[chat] - arrived:.2f}s early")
+        if status == 429:
+            told[chat] = arrived + wait
+    return breaches
+
+
+def test_telegram_failing_in_bursts_still_gets_every_alert_once(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """100 alerts while Telegram answers 429s, 500s and 502s, hangs up, and answers too late
+    for the client's timeout: every alert arrives once, and no chat is sent to before the
+    retry_after it was given."""
+    chats = list(range(6001, 6011))
+    start_feed(tmp_path, feed_server, chats)
+    with Service(tmp_path, telegram_api.env()) as running:
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        for burst in (
+            {"error_code": 429, "retry_after": 2, "times": 4},
+            {"error_code": 500, "description": "Internal Server Error", "times": 3},
+            {"drop": True, "times": 3},
+            {"error_code": 502, "description": "Bad Gateway", "times": 2},
+            {"delay": 6.0, "error_code": 504, "description": "Gateway Timeout", "times": 2},
+            {"error_code": 429, "retry_after": 2, "times": 2},
+        ):
+            telegram_api.fail("sendMessage", **burst)
+        feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+        delivered_once(telegram_api, chats, timeout=120)
+        code, log = running.stop()
+    assert code == 0 and "Traceback" not in log
+    sends = telegram_api.calls("sendMessage")
+    statuses = Counter(c.status for c in sends)
+    expected = {429: 6, 500: 3, 0: 3, 502: 2, 504: 2, 200: 100}
+    assert statuses == expected, statuses
+    told = [(c.params.get("chat_id"), c.time, c.status, 2.0) for c in sends]
+    assert retry_after_kept(told) == []
+
+
+def test_slack_failing_in_bursts_still_gets_every_alert_once(
+    tmp_path: Path, slack_api: FakeSlack, feed_server: FeedServer
+) -> None:
+    """The same for Slack: ratelimited with Retry-After, HTML 500/503 pages, hang-ups."""
+    channels = [f"C0FAULT{n}" for n in range(5)]
+    for channel in channels:
+        slack_api.add_channel(channel, name=channel.lower())
+    feed_server.set("/f.xml", rss(*OTHER))
+    subs = "subscriptions:\n" + "".join(
+        f'  - {{topic: belarus, to: "slack:{channel}"}}\n' for channel in channels
+    )
+    config = feeds_yaml((feed_server.url("/f.xml"), "Wire"), extra=subs)
+    (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
+    with Service(tmp_path, slack_api.env(socket_mode=True)) as running:
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        for burst in (
+            {"status": 429, "retry_after": 2, "times": 3},
+            {"status": 500, "times": 2},
+            {"status": 0, "times": 3},
+            {"status": 503, "times": 2},
+            {"status": 429, "retry_after": 2, "times": 2},
+        ):
+            slack_api.fail("chat.postMessage", **burst)
+        feed_server.set("/f.xml", rss(*STORIES, *OTHER))
+        expected = {(channel, title) for channel in channels for title in SUBJECTS}
+
+        def posted() -> list[tuple[str, str]]:
+            return [(p.channel, p.plain.splitlines()[0]) for p in slack_api.posted()]
+
+        wait_until(lambda: set(posted()) >= expected, timeout=120, what="every alert posted")
+        code, log = running.stop()
+    assert code == 0 and "Traceback" not in log
+    counts = Counter(posted())
+    assert set(counts) == expected and max(counts.values()) == 1
+    sends = slack_api.calls("chat.postMessage")
+    statuses = Counter(c.status for c in sends)
+    assert statuses == {429: 5, 500: 2, 0: 3, 503: 2, 200: 50}, statuses
+    told = [(c.params.get("channel"), c.time, c.status, 2.0) for c in sends]
+    assert retry_after_kept(told) == []
+
+
+def test_sigterm_returns_in_flight_work_within_a_bounded_time(
+    tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
+) -> None:
+    """SIGTERM while a feed dribbles its bytes and Telegram sits on a send: the process exits
+    cleanly within its grace (8 s) plus start-up slack, not after the slow work; after a
+    restart the alert that was in flight arrives, once."""
+    chats = [8001]
+    start_feed(tmp_path, feed_server, chats)
+    feed_server.dribble("/slow.xml", rss(*OTHER), chunk=1, interval=0.2)
+    subs = 'subscriptions:\n  - {topic: belarus, to: "telegram:8001"}\n'
+    config = feeds_yaml(
+        (feed_server.url("/f.xml"), "Wire"), (feed_server.url("/slow.xml"), "Slow"), extra=subs
+    )
+    (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
+    env = {**telegram_api.env(), "DOZOR_OUTBOX_LEASE": "3s"}
+    with Service(tmp_path, env) as running:
+        wait_until(lambda: feed_server.hits("/f.xml") >= 2, what="first polls")
+        # Telegram holds the first send 30 s, then fails it
+        telegram_api.fail("sendMessage", delay=30.0, error_code=502, description="Bad Gateway")
+        feed_server.set("/f.xml", rss(STORIES[0], *OTHER))
+        telegram_api.wait_for_call("sendMessage")
+        assert feed_server.hits("/slow.xml") >= 1
+        started = time.monotonic()
+        code, log = running.stop(timeout=30)
+        took = time.monotonic() - started
+    assert code == 0 and "Traceback" not in log, log[-3000:]
+    assert took < 15, f"SIGTERM took {took:.1f}s"
+    assert telegram_api.sent() == []
+    with Service(tmp_path, env) as again:
+        (alert,) = telegram_api.wait_for_sent(1, chat_id=8001, timeout=30)
+        assert alert.plain.startswith(SUBJECTS[0])
+        polls_later(feed_server)
+        code, _ = again.stop()
+    assert code == 0 and len(telegram_api.sent()) == 1

@@ -17,6 +17,7 @@ import pytest
 
 from bot.fetch import Fetcher, FetchError
 from bot.netguard import (
+    PRIVATE_REASONS,
     AddressPolicy,
     GuardedBackend,
     address_problem,
@@ -253,9 +254,27 @@ def test_one_private_answer_refuses_the_whole_host() -> None:
     )
 
 
-def test_allow_private_allows_everything() -> None:
-    answers = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("fd00::1")]
+def test_allow_private_opens_loopback_and_private_networks() -> None:
+    answers = [
+        ipaddress.ip_address(ip) for ip in ("127.0.0.1", "fd00::1", "10.1.2.3", "100.64.0.1")
+    ]
     assert AddressPolicy(allow_private=True).refusal("intranet", 80, answers) is None
+
+
+@pytest.mark.parametrize(
+    ("ip", "reason"),
+    [
+        ("169.254.169.254", "link-local"),  # a cloud's metadata service
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("255.255.255.255", "broadcast"),
+        ("240.0.0.1", "reserved"),
+    ],
+)
+def test_allow_private_never_opens_link_local_or_odd_addresses(ip: str, reason: str) -> None:
+    refusal = AddressPolicy(allow_private=True).refusal(ip, 80, [ipaddress.ip_address(ip)])
+    assert refusal == f"refused: {ip} ({reason}); never allowed"
 
 
 def test_a_trusted_endpoint_is_trusted_on_its_port_only() -> None:
@@ -385,7 +404,10 @@ async def test_fetcher_refuses_private_urls_before_any_connect(url: str) -> None
         with pytest.raises(FetchError) as caught:
             await fetcher.fetch(url)
     assert caught.value.kind == "forbidden_address", str(caught.value)
-    assert "DOZOR_ALLOW_PRIVATE_NETWORKS=1" in str(caught.value)
+    # the hint to allow is given where allowing would open it, and only there
+    opens = any(f"({reason})" in str(caught.value) for reason in PRIVATE_REASONS)
+    assert ("DOZOR_ALLOW_PRIVATE_NETWORKS=1" in str(caught.value)) == opens
+    assert opens or str(caught.value).endswith("never allowed")
     assert network.calls == []
     assert resolver.calls == []
 

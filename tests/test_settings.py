@@ -13,6 +13,7 @@ def test_defaults_match_design() -> None:
     assert s.telegram_api_url == "https://api.telegram.org"
     assert s.slack_api_url == "https://slack.com/api/"
     assert (s.http_port, s.allow_private_networks, s.admins) == (8080, False, frozenset())
+    assert (s.outbox_lease, s.fetch_timeout) == (30.0, 60.0)
 
 
 def test_values_are_read_and_secrets_stay_out_of_repr() -> None:
@@ -23,8 +24,11 @@ def test_values_are_read_and_secrets_stay_out_of_repr() -> None:
             "DOZOR_ALLOW_PRIVATE_NETWORKS": "1",
             "DOZOR_ADMINS": "telegram:1, slack:U2",
             "DOZOR_HTTP_PORT": "9000",
+            "DOZOR_OUTBOX_LEASE": "2m",
+            "DOZOR_FETCH_TIMEOUT": "15s",
         }
     )
+    assert (s.outbox_lease, s.fetch_timeout) == (120.0, 15.0)
     assert (
         s.allow_private_networks and s.admins == {"telegram:1", "slack:U2"} and s.http_port == 9000
     )
@@ -40,6 +44,9 @@ def test_values_are_read_and_secrets_stay_out_of_repr() -> None:
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "set SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, "starts with xapp-"),
         ({"SLACK_BOT_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}, "starts with xoxb-"),
+        ({"DOZOR_OUTBOX_LEASE": "1s"}, "DOZOR_OUTBOX_LEASE: between 3s and 1h"),
+        ({"DOZOR_OUTBOX_LEASE": "soon"}, "DOZOR_OUTBOX_LEASE"),
+        ({"DOZOR_FETCH_TIMEOUT": "1h"}, "DOZOR_FETCH_TIMEOUT: between 1s and 10m"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

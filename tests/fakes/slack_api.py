@@ -575,10 +575,11 @@ class FakeSlack(ConditionWaits):
         """The next `times` calls of `method` (naming `channel`, if given) go wrong, after
         `delay` seconds. status 429: HTTP 429 with Retry-After (retry_after, default 1) and
         {"ok": false, "error": "ratelimited"}; 500 and up: a plain HTML error page, no JSON;
-        200: {"ok": false, "error": error}. With no error and no status a delay alone is a
+        200: {"ok": false, "error": error}; 0: the connection drops without an answer (the
+        message is not posted). With no error and no status a delay alone is a
         slow success, and nothing at all means error="ratelimited". `method` may also be
         "response_url" (an HTTP status, or an error for its body) or "upload"."""
-        if error is None and (status == 429 or (status == 200 and not delay)):
+        if error is None and (status == 429 or (status == 200 and not delay) or status == 0):
             error = "ratelimited"
         with self._changed:
             self._failures.append(
@@ -1068,6 +1069,11 @@ class FakeSlack(ConditionWaits):
             failure = self._take_failure(method, params.get("channel", params.get("channel_id")))
             if failure is not None:
                 await self._pause(failure.delay)
+                if failure.status == 0:  # the connection drops: no answer at all
+                    self._answered(index, 0, "connection dropped")
+                    assert request.transport is not None
+                    request.transport.abort()
+                    return web.Response(status=500)  # never reaches the client
                 failed = _failure_answer(failure)
                 if failed is not None:
                     self._answered(index, failed.status, failure.error)

@@ -146,6 +146,10 @@ _ADMIN_RIGHTS = [
 ]
 
 
+class _Dropped(Exception):
+    """The fake hangs up on this request without answering."""
+
+
 class ApiError(Exception):
     """A Bot API error answer: `{"ok": false, "error_code", "description", "parameters"}`."""
 
@@ -202,7 +206,8 @@ class Edit:
 class Call:
     """One request, recorded on arrival: parameters as received (form values are strings),
     time.monotonic() of arrival, and the HTTP status: None while it is being answered (a long
-    poll, a slow answer), 499 for a long poll whose client had gone before the answer."""
+    poll, a slow answer), 499 for a long poll whose client had gone before the answer, 0 for
+    a request the fake hung up on (`fail(drop=True)`)."""
 
     method: str
     params: dict[str, object]
@@ -229,6 +234,7 @@ class _Failure:
     error: ApiError | None
     chat_id: ChatId | None
     delay: float
+    drop: bool = False
 
 
 @dataclass(frozen=True)
@@ -616,17 +622,19 @@ class FakeTelegram(ConditionWaits):
         migrate_to_chat_id: int | None = None,
         chat_id: ChatId | None = None,
         delay: float | None = None,
+        drop: bool = False,
     ) -> None:
         """The next `times` calls of `method` (to `chat_id`, if given) fail with `error_code`
         (429 when neither it nor `delay` is given), after `delay` seconds if given; a delay
         alone is a slow success. 429 carries retry_after (default 1); migrate_to_chat_id makes
-        the 400 a group-upgraded error."""
+        the 400 a group-upgraded error; drop=True hangs up without any answer (and without
+        doing what was asked)."""
         error = None
         if error_code is not None or delay is None or migrate_to_chat_id is not None:
             code = error_code or (400 if migrate_to_chat_id is not None else 429)
             error = _error(code, description, retry_after, migrate_to_chat_id)
         with self._changed:
-            self._failures.append(_Failure(method, times, error, chat_id, delay or 0.0))
+            self._failures.append(_Failure(method, times, error, chat_id, delay or 0.0, drop))
 
     def blocked(self, chat_id: int, *, notify: bool = False) -> None:
         """From now on every send to the chat fails 403 (blocked by the user, or kicked, by
@@ -846,6 +854,12 @@ class FakeTelegram(ConditionWaits):
                 200,
                 {"ok": True, "result": self._answer(name, known[1], values, files)},
             )
+        except _Dropped:
+            with self._changed:
+                self._calls[index] = replace(self._calls[index], status=0)
+                self._notify()
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         except ApiError as error:
             status, payload = error.code, error.envelope()
         except Exception as exc:  # a bug in the fake: answered, and failed by the fixture
@@ -888,6 +902,8 @@ class FakeTelegram(ConditionWaits):
         if failure is not None:
             if failure.delay and self._stopping.wait(failure.delay):
                 raise ApiError(500, "Internal Server Error: the fake is stopping")
+            if failure.drop:
+                raise _Dropped
             if failure.error is not None:
                 raise failure.error
         if chat is not None:
