@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,22 +70,9 @@ class Settings:
         distance = get("DOZOR_STORY_DISTANCE") or "10"
         if not distance.isdigit() or not 0 <= int(distance) <= 31:
             raise SettingsError(f"DOZOR_STORY_DISTANCE={distance!r}: a number of bits, 0-31")
-        try:
-            window = parse_duration(get("DOZOR_STORY_WINDOW") or "48h")
-        except TimeSpecError as exc:
-            raise SettingsError(f"DOZOR_STORY_WINDOW: {exc}") from None
-        try:
-            lease = parse_duration(get("DOZOR_OUTBOX_LEASE") or "30s")
-        except TimeSpecError as exc:
-            raise SettingsError(f"DOZOR_OUTBOX_LEASE: {exc}") from None
-        if not 3 <= lease <= 3600:
-            raise SettingsError("DOZOR_OUTBOX_LEASE: between 3s and 1h")
-        try:
-            fetch_timeout = parse_duration(get("DOZOR_FETCH_TIMEOUT") or "60s")
-        except TimeSpecError as exc:
-            raise SettingsError(f"DOZOR_FETCH_TIMEOUT: {exc}") from None
-        if not 1 <= fetch_timeout <= 600:
-            raise SettingsError("DOZOR_FETCH_TIMEOUT: between 1s and 10m")
+        window = _duration(get, "DOZOR_STORY_WINDOW", "48h")
+        lease = _duration(get, "DOZOR_OUTBOX_LEASE", "30s", (3, 3600, "3s and 1h"))
+        fetch_timeout = _duration(get, "DOZOR_FETCH_TIMEOUT", "60s", (1, 600, "1s and 10m"))
         return cls(
             config=Path(get("DOZOR_CONFIG") or "feeds.yaml"),
             redis_url=get("REDIS_URL"),
@@ -105,3 +92,19 @@ class Settings:
             outbox_lease=lease,
             fetch_timeout=fetch_timeout,
         )
+
+
+def _duration(
+    get: Callable[[str], str | None],
+    name: str,
+    default: str,
+    bounds: tuple[float, float, str] | None = None,
+) -> float:
+    """A duration setting ("30s", "2m", "48h") in seconds, within `bounds` (low, high, said)."""
+    try:
+        seconds = parse_duration(get(name) or default)
+    except TimeSpecError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    if bounds is not None and not bounds[0] <= seconds <= bounds[1]:
+        raise SettingsError(f"{name}: between {bounds[2]}")
+    return seconds
