@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import cluster, pipeline, polling
+from bench import cluster, matching, pipeline, polling
 
 
 def main(argv: list[str]) -> int:
-    which = set(argv) or {"pipeline", "polling", "cluster"}
+    which = set(argv) or {"pipeline", "polling", "cluster", "matching"}
     if "pipeline" in which:
         pipeline.main()
     if "polling" in which:
         asyncio.run(polling.main())
     if "cluster" in which:
         cluster.main()
+    if "matching" in which:
+        matching.main()
     return 0
 
 

@@ -1,27 +1,32 @@
 """Keyword rules -> one compiled matcher for every topic and subscription at once.
 
-Each alias becomes a pattern over a stream of folded words (" w1 w2 " for an exact alias,
-" w1 w2" for a prefix alias ending in ``*``); every pattern of every rule set goes into a single
-Aho-Corasick automaton, so the cost of matching an item hardly grows with the number of
-subscriptions. Exact aliases are also looked for in a transliterated (Latin) copy of the text.
+An alias is a pattern of folded words (`bot.text`), its last word a prefix when the alias ends
+in ``*``; an exact alias is also looked for in the Latin spelling of the text. Every pattern of
+every rule set goes into one table, by its first word. The matcher reads a text a chunk at a
+time (what `str.split` separates), and what a chunk sets off (the patterns its words complete,
+the phrases they may start) is worked out the first time the matcher meets that chunk and then
+remembered: news repeats itself, so an item costs a dictionary look-up a chunk and a little
+work a hit, however many subscriptions there are. The lines of each subscription are compiled
+once and reused by later compiles, so a chat's edit recompiles that chat's lines only.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import ahocorasick
+from functools import lru_cache, partial
+from itertools import compress
+from typing import Final, TypeVar
 
 from bot.models import KeywordLine, Match
-from bot.text import Word, normalise, words
+from bot.text import FoldedText, chunk_words, normalise, words
 
 MAX_KEYWORD_CHARS = 100
 _SHOWN_CHARS = 30  # how much of an overlong alias an error message quotes
-_FIELD_BREAK = "\n"  # between fields: no pattern contains it, so no phrase spans two fields
+_REMEMBERED = 1 << 16  # chunks (and words) the matcher remembers, before starting afresh
+_STEM = 4  # prefixes are filed by their first letters, this many
+_T = TypeVar("_T")
 
 
 class KeywordError(ValueError):
@@ -100,52 +105,71 @@ class Explanation:
 
 @dataclass(frozen=True, slots=True)
 class _Alias:
-    """An alias as patterns: `native` in its own script, `latin` transliterated (exact only)."""
+    """An alias as patterns: `native` words in their own script, `latin` transliterated (exact
+    aliases only); with `prefix`, the last native word is a prefix. The keys name them."""
 
-    native: str
-    latin: str | None
-
-
-class _Owner(NamedTuple):
-    """Where a pattern comes from. Its order sorts hits by group, keyword before exclude, line."""
-
-    group: int
-    exclude: bool
-    line: int
-    alias_index: int
-    alias: str
-    label: str
+    native: tuple[str, ...]
+    latin: tuple[str, ...] | None
+    prefix: bool
+    native_key: str
+    latin_key: str | None
 
 
-class _Entry(NamedTuple):
-    """An automaton value: the owners that count in the native and in the Latin stream."""
+# The compiled tables are plain tuples of numbers and strings, never classes: the garbage
+# collector then stops walking them (it untracks such tuples), and a matcher holds many.
+#
+# Where a pattern comes from: (group: the id() of its _Lines, kept alive by the Matcher;
+# exclude; line number; alias number; alias; label). Tuple order sorts a rule set's hits:
+# keyword before exclude, then by line, then by alias.
+_Owner = tuple[int, bool, int, int, str, str]
+_GROUP: Final = 0
+_EXCLUDE: Final = 1
+_LINE: Final = 2
+_ALIAS: Final = 4
+_LABEL: Final = 5
+_Owners = tuple[_Owner, ...]
+_Found = tuple[_Owners, int, int, str]  # owners, field, position, original text
 
-    length: int
-    native: tuple[_Owner, ...]
-    latin: tuple[_Owner, ...]
+
+_Spellings = tuple[tuple[str, ...], ...]  # lines as their aliases: a key that hashes quickly
+# The tables of `_Patterns`: a pattern's key (its words) -> its owners.
+_SINGLE, _LATIN_SINGLE, _PREFIX, _PHRASE, _LATIN_PHRASE = range(5)
 
 
-class _Found(NamedTuple):
-    """One pattern found: its owners, and the original words it covers."""
+class _Lines:
+    """The lines of every rule set that has these keywords and excludes (subscriptions copying
+    one topic), compiled into table entries: what the matcher reuses from one compile to the
+    next, as most subscriptions do not change in between. Compared by identity."""
 
-    owners: tuple[_Owner, ...]
-    field: int
-    position: int  # index of the first word covered, to keep evidence in text order
-    text: str
+    __slots__ = ("entries", "exclude", "keywords")
 
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Rule sets with identical lines (subscriptions copying one topic) are matched once."""
-
-    keywords: tuple[KeywordLine, ...]
-    exclude: tuple[KeywordLine, ...]
-    ids: tuple[str, ...]
+    def __init__(self, keywords: _Spellings, exclude: _Spellings) -> None:
+        self.keywords = tuple(KeywordLine(aliases) for aliases in keywords)
+        self.exclude = tuple(KeywordLine(aliases) for aliases in exclude)
+        entries: list[tuple[int, str, _Owner]] = []
+        for excluded, lines in ((False, keywords), (True, exclude)):
+            for number, aliases in enumerate(lines):
+                for index, alias in enumerate(aliases):
+                    form = _compile_alias(alias)
+                    owner = (id(self), excluded, number, index, alias, aliases[0])
+                    phrase = len(form.native) > 1
+                    table = _PHRASE if phrase else _PREFIX if form.prefix else _SINGLE
+                    entries.append((table, form.native_key, owner))
+                    if form.latin_key is not None:
+                        table = _LATIN_PHRASE if phrase else _LATIN_SINGLE
+                        entries.append((table, form.latin_key, owner))
+        self.entries = tuple(entries)
 
     def line(self, owner: _Owner) -> KeywordLine:
-        return (self.exclude if owner.exclude else self.keywords)[owner.line]
+        return (self.exclude if owner[_EXCLUDE] else self.keywords)[owner[_LINE]]
 
 
+@lru_cache(maxsize=1 << 14)
+def _compiled_lines(keywords: _Spellings, exclude: _Spellings) -> _Lines:
+    return _Lines(keywords, exclude)
+
+
+@lru_cache(maxsize=1 << 17)
 def _compile_alias(alias: str) -> _Alias:
     """Turn an alias into patterns, or say plainly why it cannot be one."""
     prefix = alias.endswith("*")
@@ -157,43 +181,55 @@ def _compile_alias(alias: str) -> _Alias:
         raise KeywordError(f"alias '{alias}' has no letters or digits")
     if prefix and found[-1].end != len(body):
         raise KeywordError(f"'*' must follow a letter or digit, as in 'Belarus*': '{alias}'")
-    native = " ".join(word.native for word in found)
-    if prefix:
-        return _Alias(f" {native}", None)
-    latin = [word.latin for word in found]
-    return _Alias(f" {native} ", f" {' '.join(latin)} " if all(latin) else None)
+    native = tuple(word.native for word in found)
+    native_key = " ".join(native) + ("*" if prefix else "")
+    latin = tuple(word.latin for word in found)
+    if prefix or not all(latin):
+        return _Alias(native, None, prefix, native_key, None)
+    return _Alias(native, latin, prefix, native_key, " ".join(latin))
+
+
+# A pattern that may start at a word: (how many words it has; the words after the first;
+# whether the last is a prefix; its owners in the spelling being read).
+_Trigger = tuple[int, tuple[str, ...], bool, _Owners]
+# A pattern found at a word of a chunk: (the word's place in the chunk; the word as written;
+# (); False; False; owners). Or a phrase that may start at that word: (place; ""; the words
+# that must follow; whether the last is a prefix; whether they are in Latin spelling; owners).
+_ChunkHit = tuple[int, str, tuple[str, ...], bool, bool, _Owners]
 
 
 class Matcher:
     """All rule sets compiled together; build with `Matcher.compile`, then call `match`."""
 
     def __init__(
-        self, rule_sets: tuple[RuleSet, ...], groups: tuple[_Group, ...], automaton: Any
+        self,
+        rule_sets: tuple[RuleSet, ...],
+        groups: dict[_Lines, tuple[str, ...]],
+        patterns: _Patterns,
     ) -> None:
         self._rule_sets = rule_sets
-        self._groups = groups
-        self._automaton = automaton  # None when there is no pattern at all
+        # By the id() of their _Lines (which `_lines` keeps alive): rule set ids, compile order.
+        self._lines = {id(lines): lines for lines in groups}
+        self._ids = {id(lines): ids for lines, ids in groups.items()}
+        self._order = {id(lines): index for index, lines in enumerate(groups)}
+        self._patterns = patterns
+        # What the matcher has read before: what each chunk and each word sets off.
+        self._hits = _Remembered(self._chunk_hits)
+        self._native = _Remembered(partial(patterns.triggers, False))
+        self._latin = _Remembered(partial(patterns.triggers, True))
 
     @classmethod
     def compile(cls, rule_sets: Iterable[RuleSet]) -> Matcher:
-        """Build one automaton; identical patterns are shared by all the lines that use them."""
+        """Build one table; identical patterns are shared by all the lines that use them, and
+        the lines of rule sets seen in an earlier compile are not compiled again."""
         sets = tuple(rule_sets)
-        groups = _group(sets)
-        native: dict[str, list[_Owner]] = {}
-        latin: dict[str, list[_Owner]] = {}
-        forms: dict[str, _Alias] = {}
-        for index, group in enumerate(groups):
-            for owner in _owners(index, group):
-                form = forms.get(owner.alias)
-                if form is None:
-                    try:
-                        form = forms[owner.alias] = _compile_alias(owner.alias)
-                    except KeywordError as exc:
-                        raise KeywordError(f"rule set '{group.ids[0]}': {exc}") from exc
-                native.setdefault(form.native, []).append(owner)
-                if form.latin is not None:
-                    latin.setdefault(form.latin, []).append(owner)
-        return cls(sets, groups, _build_automaton(native, latin))
+        groups: dict[_Lines, tuple[str, ...]] = {}
+        for (keywords, exclude), ids in _group(sets).items():
+            try:
+                groups[_compiled_lines(keywords, exclude)] = ids
+            except KeywordError as exc:
+                raise KeywordError(f"rule set '{ids[0]}': {exc}") from exc
+        return cls(sets, groups, _Patterns(groups))
 
     @property
     def rule_sets(self) -> tuple[RuleSet, ...]:
@@ -204,40 +240,51 @@ class Matcher:
     ) -> dict[str, Match]:
         """For each rule set that matched and was not vetoed: its matched labels and evidence."""
         by_group: dict[int, list[tuple[_Owner, int, str]]] = {}
-        for found in self._scan(_fields(title, summary, categories)):
-            for owner in found.owners:
-                by_group.setdefault(owner.group, []).append((owner, found.position, found.text))
+        for owners, _, position, text in self._scan((title, summary, *categories)):
+            for owner in owners:
+                hits = by_group.get(owner[_GROUP])
+                if hits is None:
+                    by_group[owner[_GROUP]] = [(owner, position, text)]
+                else:
+                    hits.append((owner, position, text))
         result: dict[str, Match] = {}
-        for group in sorted(by_group):
-            hits = sorted(by_group[group])
-            if hits[-1][0].exclude:
-                continue
-            labels = dict.fromkeys(owner.label for owner, _, _ in hits)
-            evidence = dict.fromkeys((owner.alias, text) for owner, _, text in hits)
-            found_match = Match(labels=tuple(labels), evidence=tuple(evidence))
-            result.update(dict.fromkeys(self._groups[group].ids, found_match))
+        for group in sorted(by_group, key=self._order.__getitem__):
+            hits = by_group[group]
+            if len(hits) == 1:  # the common case, made quick
+                owner, _, text = hits[0]
+                if owner[_EXCLUDE]:
+                    continue
+                found_match = Match((owner[_LABEL],), ((owner[_ALIAS], text),))
+            else:
+                hits.sort()
+                if hits[-1][0][_EXCLUDE]:
+                    continue
+                labels = dict.fromkeys([owner[_LABEL] for owner, _, _ in hits])
+                evidence = dict.fromkeys([(owner[_ALIAS], text) for owner, _, text in hits])
+                found_match = Match(tuple(labels), tuple(evidence))
+            for rule_set_id in self._ids[group]:
+                result[rule_set_id] = found_match
         return result
 
     def explain(self, title: str, summary: str = "", categories: Sequence[str] = ()) -> Explanation:
         """Which alias of which line of which rule set matched which words, and what vetoed."""
         fields = _fields(title, summary, categories)
         by_group: dict[int, list[tuple[_Owner, int, int, str]]] = {}
-        for found in self._scan(fields):
-            for owner in found.owners:
-                hit = (owner, found.position, found.field, found.text)
-                by_group.setdefault(owner.group, []).append(hit)
+        for owners, field, position, text in self._scan([text for _, text in fields]):
+            for owner in owners:
+                by_group.setdefault(owner[_GROUP], []).append((owner, position, field, text))
         explained: dict[str, RuleSetExplanation] = {}
-        for index, hits in by_group.items():
-            group = self._groups[index]
-            for rule_set_id in group.ids:
+        for group, hits in by_group.items():
+            lines = self._lines[group]
+            for rule_set_id in self._ids[group]:
                 found_hits = dict.fromkeys(
                     Hit(
                         rule_set_id,
-                        group.line(owner),
-                        owner.alias,
+                        lines.line(owner),
+                        owner[_ALIAS],
                         text,
                         fields[field][0],
-                        owner.exclude,
+                        owner[_EXCLUDE],
                     )
                     for owner, _, field, text in sorted(hits)
                 )
@@ -251,85 +298,155 @@ class Matcher:
             rule_sets=tuple(explained[r.id] for r in self._rule_sets if r.id in explained),
         )
 
-    def _scan(self, fields: Sequence[tuple[str, str]]) -> list[_Found]:
-        """Every pattern the automaton finds, native and transliterated, with its words."""
-        if self._automaton is None:
-            return []
-        stream = _Stream([words(text) for _, text in fields])
+    def _scan(self, texts: Sequence[str]) -> list[_Found]:
+        """Every pattern found in the fields, in their native spelling and their Latin one; no
+        pattern spans two fields. A position (field, chunk, word in the chunk, as one number)
+        orders what is found as the text does."""
         found: list[_Found] = []
-        for end, entry in self._automaton.iter(stream.text):
-            begin = end - entry.length + 1
-            owners = entry.latin if begin >= stream.latin_from else entry.native
-            if not owners:
+        if not self._patterns:
+            return found
+        if len(self._hits) > _REMEMBERED or len(self._native) > _REMEMBERED:
+            for remembered in (self._hits, self._native, self._latin):
+                remembered.clear()
+        known = self._hits.get
+        for field, text in enumerate(texts):
+            chunks = text.split()
+            hits = list(map(known, chunks))
+            if None in hits:  # a chunk never read before
+                hits = list(map(self._hits.__getitem__, chunks))
+            if not any(hits):
                 continue
-            first = bisect_right(stream.starts, begin)
-            last = bisect_right(stream.starts, end) - 1
-            field, first_word = stream.located[first]
-            text = fields[field][1][first_word.start : stream.located[last][1].end]
-            found.append(_Found(owners, field, first % stream.words, text))
+            folded = FoldedText(text, chunks)
+            for chunk in compress(range(len(hits)), hits):
+                for offset, written, rest, prefix, latin, owners in hits[chunk] or ():
+                    if rest:
+                        following = folded.following(chunk, offset, len(rest), latin)
+                        if not _continues(following, rest, prefix):
+                            continue
+                        written = folded.original(chunk, offset, 1 + len(rest))
+                    found.append((owners, field, field << 64 | chunk << 32 | offset, written))
         return found
 
+    def _chunk_hits(self, chunk: str) -> tuple[_ChunkHit, ...]:
+        """The patterns found in a chunk, and the phrases that may start in it."""
+        spelled = chunk_words(chunk)
+        natives = list(map(self._native.__getitem__, spelled.natives))
+        latins = list(map(self._latin.__getitem__, spelled.latins))
+        if not any(natives) and not any(latins):
+            return ()
+        found: list[_ChunkHit] = []
+        for offset, (as_native, as_latin) in enumerate(zip(natives, latins, strict=True)):
+            single: dict[_Owner, None] = {}
+            for in_latin, triggers in ((False, as_native), (True, as_latin)):
+                for _, rest, prefix, owners in triggers:
+                    if rest:
+                        found.append((offset, "", rest, prefix, in_latin, owners))
+                    else:
+                        single.update(dict.fromkeys(owners))
+            if single:
+                start, end = spelled.spans[offset]
+                found.append((offset, chunk[start:end], (), False, False, tuple(single)))
+        return tuple(found)
 
-class _Stream:
-    """The text the automaton reads: native words of every field, then their Latin spellings.
 
-    Each field reads " w1 w2 … " and fields are joined by a break no pattern contains; `starts`
-    holds where each word begins, so a hit maps back to the words (and the original text).
-    """
+class _Remembered(dict[str, _T]):
+    """What a function gives for each key, worked out on first sight."""
 
-    __slots__ = ("latin_from", "located", "starts", "text", "words")
+    def __init__(self, work_out: Callable[[str], _T]) -> None:
+        super().__init__()
+        self._work_out = work_out
 
-    def __init__(self, fields: list[list[Word]]) -> None:
-        chunks: list[str] = []
-        self.starts: list[int] = []
-        self.located: list[tuple[int, Word]] = []
-        self.words = sum(len(field) for field in fields)
-        self.latin_from = 0
-        position = 0
-        for latin in (False, True):
-            self.latin_from = position
-            for index, field in enumerate(fields):
-                chunks.append(_FIELD_BREAK + " ")
-                position += 2
-                for word in field:
-                    spelling = word.latin if latin else word.native
-                    self.starts.append(position)
-                    self.located.append((index, word))
-                    chunks.append(spelling + " ")
-                    position += len(spelling) + 1
-        self.text = "".join(chunks)
+    def __missing__(self, key: str) -> _T:
+        value = self[key] = self._work_out(key)
+        return value
+
+
+class _Patterns:
+    """Every pattern of every rule set, by its first word, in each spelling: native (where the
+    prefixes are) and Latin."""
+
+    def __init__(self, groups: Iterable[_Lines]) -> None:
+        tables: tuple[_Table[_Owner], ...] = ({}, {}, {}, {}, {})
+        for lines in groups:
+            for table, key, owner in lines.entries:
+                _add(tables[table], key, owner)
+        self._single = (_frozen(tables[_SINGLE]), _frozen(tables[_LATIN_SINGLE]))
+        phrases: tuple[_Table[_Trigger], _Table[_Trigger]] = ({}, {})
+        for table, by_head in zip((_PHRASE, _LATIN_PHRASE), phrases, strict=True):
+            for key, owners in _frozen(tables[table]).items():
+                head, *rest = key.removesuffix("*").split(" ")
+                _add(by_head, head, (1 + len(rest), tuple(rest), key.endswith("*"), owners))
+        self._phrases = (_frozen(phrases[0]), _frozen(phrases[1]))
+        # Prefixes by their first `_STEM` letters (shorter ones by themselves), so that a word
+        # is checked against the few prefixes that start as it does.
+        stems: _Table[tuple[str, _Trigger]] = {}
+        for key, owners in _frozen(tables[_PREFIX]).items():
+            stem = key.removesuffix("*")
+            _add(stems, stem[:_STEM], (stem, (1, (), True, owners)))
+        self._stems = _frozen(stems)
+        self._short = sorted({len(stem) for stem in stems if len(stem) < _STEM})
+
+    def __bool__(self) -> bool:
+        return any(self._single) or any(self._phrases) or bool(self._stems)
+
+    def triggers(self, latin: bool, word: str) -> tuple[_Trigger, ...]:
+        """The patterns `word` completes or starts, read in its native or its Latin spelling."""
+        found: list[_Trigger] = []
+        single = self._single[latin].get(word)
+        if single:
+            found.append((1, (), False, single))
+        if not latin:
+            for stem in {word[:_STEM], *(word[:length] for length in self._short)}:
+                found.extend(
+                    trigger
+                    for prefix, trigger in self._stems.get(stem, ())
+                    if word.startswith(prefix)
+                )
+        found.extend(self._phrases[latin].get(word, ()))
+        return tuple(found)
+
+
+# A table being built: what each key has so far. A key's first value goes into a tuple and
+# its others into a list: most keys have one value, and a list is one more object for the
+# garbage collector to walk (a build makes tens of thousands of keys).
+_Table = dict[str, tuple[_T, ...] | list[_T]]
+
+
+def _add(table: _Table[_T], key: str, value: _T) -> None:
+    found = table.get(key)
+    if found is None:
+        table[key] = (value,)
+    elif isinstance(found, tuple):
+        table[key] = [*found, value]
+    else:
+        found.append(value)
+
+
+def _frozen(table: _Table[_T]) -> dict[str, tuple[_T, ...]]:
+    return {key: tuple(values) for key, values in table.items()}
+
+
+def _continues(following: tuple[str, ...], rest: tuple[str, ...], prefix: bool) -> bool:
+    """Whether the words `following` a phrase's first word are the rest of it (the last one a
+    prefix when `prefix`)."""
+    if not prefix or len(following) < len(rest):
+        return following == rest
+    return following[:-1] == rest[:-1] and following[-1].startswith(rest[-1])
 
 
 def _fields(title: str, summary: str, categories: Sequence[str]) -> list[tuple[str, str]]:
     return [("title", title), ("summary", summary), *(("category", c) for c in categories)]
 
 
-def _group(rule_sets: tuple[RuleSet, ...]) -> tuple[_Group, ...]:
-    """Rule sets by identical lines, in order of first appearance; ids must be unique."""
+def _group(rule_sets: tuple[RuleSet, ...]) -> dict[tuple[_Spellings, _Spellings], tuple[str, ...]]:
+    """Rule set ids by identical lines, in order of first appearance; ids must be unique."""
     counts = Counter(rule_set.id for rule_set in rule_sets)
     duplicates = [each for each, count in counts.items() if count > 1]
     if duplicates:
         raise ValueError(f"rule set ids must be unique: {', '.join(duplicates)}")
-    members: dict[tuple[tuple[KeywordLine, ...], tuple[KeywordLine, ...]], list[str]] = {}
+    members: dict[tuple[_Spellings, _Spellings], list[str]] = {}
     for rule_set in rule_sets:
-        members.setdefault((rule_set.keywords, rule_set.exclude), []).append(rule_set.id)
-    return tuple(_Group(lines[0], lines[1], tuple(group)) for lines, group in members.items())
-
-
-def _owners(index: int, group: _Group) -> Iterable[_Owner]:
-    for exclude, lines in ((False, group.keywords), (True, group.exclude)):
-        for line_index, line in enumerate(lines):
-            for alias_index, alias in enumerate(line.aliases):
-                yield _Owner(index, exclude, line_index, alias_index, alias, line.label)
-
-
-def _build_automaton(native: dict[str, list[_Owner]], latin: dict[str, list[_Owner]]) -> Any:
-    """One automaton for both streams; an entry says which owners count in which stream."""
-    if not native and not latin:
-        return None
-    automaton = ahocorasick.Automaton()
-    for key in native.keys() | latin.keys():
-        entry = _Entry(len(key), tuple(native.get(key, ())), tuple(latin.get(key, ())))
-        automaton.add_word(key, entry)
-    automaton.make_automaton()
-    return automaton
+        keywords = tuple(line.aliases for line in rule_set.keywords)
+        exclude = tuple(line.aliases for line in rule_set.exclude)
+        members.setdefault((keywords, exclude), []).append(rule_set.id)
+    return {lines: tuple(ids) for lines, ids in members.items()}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.match import (
@@ -13,11 +15,15 @@ from bot.match import (
     KeywordError,
     Matcher,
     RuleSet,
+    _compile_alias,
+    _compiled_lines,
     parse_keyword_line,
     parse_keyword_lines,
 )
-from bot.models import KeywordLine, Match
-from bot.text import normalise
+from bot.models import Item, KeywordLine, Match
+from bot.parse import parse_feed
+from bot.text import normalise, words
+from tests.conftest import CORPUS
 
 BELARUS_LINES = (
     "Lukashenko | Lukashenka | Лукашэнк* | Łukaszenk* | Lukaschenk* | Loukachenko",
@@ -448,3 +454,201 @@ def test_matching_normalised_text_finds_the_same_lines(title: str) -> None:
 def test_a_match_survives_surrounding_text(headline: str, noise: str) -> None:
     matcher = Matcher.compile([rule_set("belarus", *BELARUS_LINES)])
     assert "belarus" in matcher.match(f"{noise} {headline} {noise}")
+
+
+# --- the compiled table against a plain reading of the keyword language ----------------------
+
+
+def read_plainly(rule_sets: list[RuleSet], texts: tuple[str, ...]) -> dict[str, Match]:
+    """What the keyword language promises, read the slow and obvious way: every alias tried at
+    every word of every field, in native spelling (its last word a prefix after `*`) and, for
+    an exact alias, in Latin spelling too."""
+    fields = [words(text) for text in texts]
+    found: dict[str, Match] = {}
+    for rules in rule_sets:
+        hits: list[tuple[bool, int, int, int, str, str, str]] = []
+        for exclude, lines in ((False, rules.keywords), (True, rules.exclude)):
+            for number, line in enumerate(lines):
+                for index, alias in enumerate(line.aliases):
+                    prefix = alias.endswith("*")
+                    wanted = words(alias.removesuffix("*"))
+                    latin = not prefix and all(word.latin for word in wanted)
+                    position = 0
+                    for text, field in zip(texts, fields, strict=True):
+                        for at in range(len(field) - len(wanted) + 1):
+                            seen = field[at : at + len(wanted)]
+                            natives = [w.native for w in seen[:-1]] == [
+                                w.native for w in wanted[:-1]
+                            ] and (
+                                seen[-1].native.startswith(wanted[-1].native)
+                                if prefix
+                                else seen[-1].native == wanted[-1].native
+                            )
+                            latins = latin and [w.latin for w in seen] == [w.latin for w in wanted]
+                            if natives or latins:
+                                written = text[seen[0].start : seen[-1].end]
+                                hit = (exclude, number, index, position + at, alias)
+                                hits.append((*hit, line.label, written))
+                        position += len(field)
+        if not hits or any(hit[0] for hit in hits):
+            continue
+        hits.sort(key=lambda hit: (hit[1], hit[2], hit[3], hit[6]))
+        labels = tuple(dict.fromkeys(hit[5] for hit in hits))
+        evidence = tuple(dict.fromkeys((hit[4], hit[6]) for hit in hits))
+        found[rules.id] = Match(labels, evidence)
+    return found
+
+
+PLAIN_RULES = [
+    rule_set("belarus", *BELARUS_LINES),
+    rule_set("city", "Minsk | Минск*", "Zapad 20* | Gomel", exclude=("Dinamo | Динамо*",)),
+    rule_set("short", "mi* | Бе*", "a*"),
+    rule_set("people", "Tsikhanouskaya | Ціханоўская", "Лукашенко", "Sviatlana Tsikhanouskaya"),
+    rule_set("phrases", "в Минске", "new york times", "Минск-Мир | Weißruss*", "2025"),
+    rule_set("same", "Minsk | Минск*", "Zapad 20* | Gomel", exclude=("Dinamo | Динамо*",)),
+]
+PLAIN_WORDS = [
+    "Minsk",
+    "MINSK'S",
+    "Минск",
+    "Минске",
+    "Мінск",
+    "minska",
+    "Minsky",
+    "Zapad",
+    "Zapad-2025",
+    "2025",
+    "20",
+    "Запад",
+    "Захад-2025",
+    "Gomel",
+    "Гомель",
+    "Dinamo",
+    "Динамо",
+    "Lukashenko",
+    "Лукашенко",
+    "Лукашэнка",
+    "Łukaszenka",
+    "Belarus",
+    "Беларусь",
+    "Białoruś",
+    "Weißrussland",
+    "Sviatlana",
+    "Tsikhanouskaya",
+    "Ціханоўская",
+    "в",
+    "В",
+    "new",
+    "York",
+    "times",
+    "a",
+    "mi",
+    "Бе",
+    "Минск-Мир",
+    "Минсвязи",
+    "Belarut",
+    "21",
+    "the",
+    "—",
+    "«",
+    "»",
+    "🙂",
+    "Ã¼ber",
+    "½",
+    "\u0301",
+    "x\u00ady",
+    "ǅ",
+]
+PLAIN_GAPS = [" ", " ", " ", "", "-", ", ", "\u00a0", "\n", " — ", "'"]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(PLAIN_WORDS), st.sampled_from(PLAIN_GAPS)), max_size=12),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_the_table_finds_what_a_plain_reading_finds(
+    fields: list[list[tuple[str, str]]],
+) -> None:
+    texts = tuple("".join(word + gap for word, gap in field) for field in fields)
+    matcher = Matcher.compile(PLAIN_RULES)
+    assert matcher.match(texts[0], texts[1], texts[2:]) == read_plainly(PLAIN_RULES, texts)
+
+
+# --- compiling again: an edit recompiles only what changed, and matches as a fresh compile ---
+
+
+@pytest.fixture(scope="module")
+def corpus_items() -> list[Item]:
+    found: list[Item] = []
+    for path in sorted(CORPUS.glob("*.xml")):
+        found.extend(parse_feed(path.read_bytes(), url=f"https://corpus.example/{path.name}").items)
+    return found
+
+
+def headline_rule_sets(items: list[Item], count: int) -> list[RuleSet]:
+    """Rule sets of words, prefixes and phrases from the corpus headlines, some with excludes."""
+    rng = random.Random(7)
+    written = [item.title[w.start : w.end] for item in items for w in words(item.title)]
+    usable = [each for each in written if len(each) >= 4 and "*" not in each]
+
+    def line() -> str:
+        first, second = rng.choice(usable), rng.choice(usable)
+        return rng.choice([first, f"{first[:4]}*", f"{first} {second}", f"{first} | {second}"])
+
+    return [
+        rule_set(
+            f"chat:{n}",
+            *(line() for _ in range(rng.randint(1, 12))),
+            exclude=tuple(line() for _ in range(rng.choice((0, 0, 1)))),
+        )
+        for n in range(count)
+    ]
+
+
+def test_an_edit_compiles_only_the_edited_lines_and_matches_as_a_fresh_compile(
+    corpus_items: list[Item],
+) -> None:
+    before = headline_rule_sets(corpus_items, 150)
+    Matcher.compile([*before, rule_set("belarus", *BELARUS_LINES)])
+    after = [
+        *before[:10],
+        RuleSet(before[10].id, (*before[10].keywords, *lines("Lukashenko | Минск*"))),
+        *before[12:],  # before[11] unsubscribed
+        RuleSet(before[20].id + "/copy", before[20].keywords, before[20].exclude),
+        rule_set("belarus", *BELARUS_LINES, exclude=("Dinamo",)),
+    ]
+    compiled = _compiled_lines.cache_info().misses
+    edited = Matcher.compile(after)
+    assert _compiled_lines.cache_info().misses - compiled == 2  # the two edited rule sets
+
+    _compiled_lines.cache_clear()
+    _compile_alias.cache_clear()
+    fresh = Matcher.compile(after)
+    matched = 0
+    for item in corpus_items:
+        found = edited.match(item.title, item.summary, item.categories)
+        assert list(found.items()) == list(
+            fresh.match(item.title, item.summary, item.categories).items()
+        )
+        assert found == edited.match(item.title, item.summary, item.categories)  # read again
+        if found:
+            matched += 1
+            explained = edited.explain(item.title, item.summary, item.categories)
+            assert explained == fresh.explain(item.title, item.summary, item.categories)
+    assert matched > 1000
+
+
+def test_what_the_matcher_remembers_changes_nothing(
+    corpus_items: list[Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sets = [*headline_rule_sets(corpus_items, 40), rule_set("belarus", *BELARUS_LINES)]
+    roomy = Matcher.compile(sets)
+    monkeypatch.setattr("bot.match._REMEMBERED", 50)  # forgets all, every few items
+    forgetful = Matcher.compile(sets)
+    for item in corpus_items:
+        fields = (item.title, item.summary, item.categories)
+        assert forgetful.match(*fields) == roomy.match(*fields)

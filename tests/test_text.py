@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import Word, normalise, transliterate, words
+from bot.text import (
+    FoldedText,
+    Word,
+    _token_pattern,
+    _tokens_in,
+    chunk_words,
+    normalise,
+    transliterate,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -118,3 +127,43 @@ def test_normalise_is_idempotent(text: str) -> None:
 @given(st.text())
 def test_folding_is_case_insensitive(text: str) -> None:
     assert normalise(text.upper()) == normalise(text.lower())
+
+
+# --- reading a text a chunk at a time (what the matcher does) --------------------------------
+
+
+@given(st.text())
+def test_a_text_s_words_are_its_chunks_words(text: str) -> None:
+    natives: list[str] = []
+    latins: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for chunk in text.split():
+        at = text.index(chunk, at)
+        spelled = chunk_words(chunk)
+        natives.extend(spelled.natives)
+        latins.extend(spelled.latins)
+        spans.extend((at + start, at + end) for start, end in spelled.spans)
+        at += len(chunk)
+    found = words(text)
+    assert natives == [word.native for word in found]
+    assert latins == [word.latin for word in found]
+    assert spans == [(word.start, word.end) for word in found]
+
+
+@given(st.text(st.characters(codec="utf-8")))
+def test_the_quick_token_patterns_split_as_the_exact_one(text: str) -> None:
+    exact = [token.span() for token in _token_pattern().finditer(text)]
+    assert [token.span() for token in _tokens_in(text).finditer(text)] == exact
+
+
+def test_a_folded_text_reads_following_words_and_quotes_the_original() -> None:
+    text = "Учения «Запад-2025» прошли —  у Zapad\u00a02025 и в Минске"
+    folded = FoldedText(text, text.split())
+    assert folded.following(1, 0, 1, latin=False) == ("2025",)  # «Запад-2025»: in one chunk
+    assert folded.following(1, 1, 2, latin=False) == ("прошли", "у")  # "—" has no word
+    assert folded.following(1, 0, 1, latin=True) == ("2025",)
+    assert folded.following(7, 0, 3, latin=True) == ("v", "minske")  # to the end, no further
+    assert folded.original(1, 0, 2) == "Запад-2025"
+    assert folded.original(2, 0, 2) == "прошли —  у"
+    assert folded.original(5, 0, 2) == "Zapad\u00a02025"  # two chunks, what is between kept
