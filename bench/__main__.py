@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import cluster, matching, pipeline, polling
+from bench import cluster, delivery, matching, pipeline, polling
 
 
 def main(argv: list[str]) -> int:
-    which = set(argv) or {"pipeline", "polling", "cluster", "matching"}
+    which = set(argv) or {"pipeline", "matching", "polling", "delivery", "cluster"}
     if "pipeline" in which:
         pipeline.main()
     if "polling" in which:
@@ -19,6 +19,8 @@ def main(argv: list[str]) -> int:
         cluster.main()
     if "matching" in which:
         matching.main()
+    if "delivery" in which:
+        delivery.main()
     return 0
 
 

@@ -189,6 +189,22 @@ class _HostSlot:
     users: int = 0
 
 
+REUSE_BODY_LIMIT = 16 * 1024
+
+
+async def _finish_small(response: httpx.Response) -> None:
+    """Read the rest of an answer whose body is not wanted (a 304, a redirect, an error page)
+    when it is small: a response read to its end leaves its connection in the pool for the
+    next poll of the host; one abandoned mid-way closes it, and the next poll connects anew."""
+    declared = response.headers.get("content-length", "")
+    if response.status_code != 304 and not (
+        declared.isdigit() and int(declared) <= REUSE_BODY_LIMIT
+    ):
+        return
+    async for _ in response.aiter_raw():
+        pass
+
+
 class Fetcher:
     """Fetches feeds politely and defensively; one per process, shared by all polls.
 
@@ -334,6 +350,8 @@ class Fetcher:
     ) -> FetchResult | str:
         status = response.status_code
         got = response.headers
+        if status == 304 or status in REDIRECT_STATUSES or not 200 <= status < 300:
+            await _finish_small(response)
         if status in REDIRECT_STATUSES:
             return redirect_target(url, status, got.get("location"))
         if status == 304:

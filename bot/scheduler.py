@@ -23,6 +23,7 @@ log = logging.getLogger("dozor.scheduler")
 UPKEEP_EVERY = 3600.0
 DIGEST_CHECK_EVERY = 20.0  # digests go out within this many seconds of their time
 FIRST_POLL_SPREAD = 10.0
+STARTUP_RATE = 50.0  # first polls a second when many feeds start together
 
 
 def jitter_for(interval: float) -> float:
@@ -82,10 +83,14 @@ class PollScheduler:
                 self._scheduler.remove_job(f"poll:{feed_id}")
                 del self._feeds[feed_id]
         now = datetime.now(UTC)
-        for feed_id, feed in wanted.items():
-            if feed_id in self._feeds:
-                continue
-            spread = random.uniform(0, min(FIRST_POLL_SPREAD, feed.interval))  # noqa: S311
+        new = [feed_id for feed_id in wanted if feed_id not in self._feeds]
+        # A feed's first poll sets its phase for good (each next poll is the last one plus its
+        # interval, plus jitter): many feeds at once are spread over a window that grows with
+        # their number, so 10,000 feeds start at STARTUP_RATE a second, not all in a burst.
+        window = max(FIRST_POLL_SPREAD, len(new) / STARTUP_RATE)
+        for feed_id in new:
+            feed = wanted[feed_id]
+            spread = random.uniform(0, min(window, feed.interval))  # noqa: S311
             self._scheduler.add_job(
                 self._poll_job,
                 IntervalTrigger(seconds=feed.interval, jitter=jitter_for(feed.interval)),

@@ -98,6 +98,25 @@ async def test_unchanged_feed_with_etag_is_304(
     assert changed.etag != first.etag
 
 
+async def test_a_304_or_a_redirect_leaves_the_connection_for_the_next_poll(
+    corpus_dir: Path, make_fetcher: MakeFetcher
+) -> None:
+    """Answers whose body is not wanted are read to their end, so a keep-alive server's
+    connection is reused: ten polls of an unchanged feed, one of them redirected, one TCP
+    connection."""
+    with FeedServer(corpus_dir, keep_alive=True) as server:
+        server.set("/feed.xml", FEED)
+        server.redirect("/old.xml", server.url("/feed.xml"))
+        fetcher = make_fetcher()
+        first = await fetcher.fetch(server.url("/feed.xml"))
+        statuses = [
+            (await fetcher.fetch(server.url(path), etag=first.etag)).status
+            for path in ["/feed.xml"] * 8 + ["/old.xml"]
+        ]
+        assert statuses == [304] * 9
+        assert server.connections == 1
+
+
 async def test_unchanged_feed_with_last_modified_is_304(
     feed_server: FeedServer, make_fetcher: MakeFetcher
 ) -> None:

@@ -60,6 +60,7 @@ class SeenRequest:
     path: str
     target: str
     headers: dict[str, str]
+    time: float = 0.0  # time.monotonic() on arrival
 
 
 @dataclass
@@ -102,6 +103,7 @@ class _Stats:
     requests: list[SeenRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    connections: int = 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -120,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._track(self.connection, add=False)
 
     def do_GET(self) -> None:
-        self.close_connection = True
+        self.close_connection = not self.server.owner.keep_alive
         self.server.owner._serve(self)
 
     def log_message(self, format: str, *args: object) -> None:
@@ -139,9 +141,18 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """Serves `corpus_dir` (files by name) plus runtime routes on 127.0.0.1, on a free port."""
 
-    def __init__(self, corpus_dir: Path | str | None = None, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        corpus_dir: Path | str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        keep_alive: bool = False,
+    ) -> None:
+        """keep_alive: whole responses leave the connection open for the next request, as
+        real servers do (streamed ones always close it); off, every answer closes it."""
         self.corpus_dir = Path(corpus_dir).resolve() if corpus_dir is not None else None
         self.host = host
+        self.keep_alive = keep_alive
         self._routes: dict[str, _Route] = {}
         self._stats = _Stats()
         self._lock = threading.Lock()
@@ -285,6 +296,12 @@ class FeedServer:
         with self._lock:
             return self._stats.max_in_flight
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        with self._lock:
+            return self._stats.connections
+
     def reset_stats(self) -> None:
         with self._lock:
             self._stats = _Stats()
@@ -299,6 +316,7 @@ class FeedServer:
         with self._lock:
             if add:
                 self._sockets.add(sock)
+                self._stats.connections += 1
             else:
                 self._sockets.discard(sock)
 
@@ -306,7 +324,9 @@ class FeedServer:
         path = unquote(urlsplit(handler.path).path)
         headers = {name.lower(): value for name, value in handler.headers.items()}
         with self._lock:
-            self._stats.requests.append(SeenRequest(handler.command, path, handler.path, headers))
+            self._stats.requests.append(
+                SeenRequest(handler.command, path, handler.path, headers, time.monotonic())
+            )
             self._stats.hits[path] = self._stats.hits.get(path, 0) + 1
             self._stats.in_flight += 1
             self._stats.max_in_flight = max(self._stats.max_in_flight, self._stats.in_flight)
@@ -385,6 +405,7 @@ class FeedServer:
         chunked = "Content-Length" not in head
         if chunked:
             head["Transfer-Encoding"] = "chunked"
+        handler.close_connection = True
         _start(handler, 200, head)
         for piece in pieces:
             if self._stopping.is_set():
@@ -427,7 +448,8 @@ def _start(handler: _Handler, status: int, headers: Mapping[str, str]) -> None:
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
-    handler.send_header("Connection", "close")
+    if handler.close_connection:
+        handler.send_header("Connection", "close")
     handler.end_headers()
 
 
