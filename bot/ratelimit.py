@@ -104,6 +104,9 @@ JITTER_MARGIN = 1.05
 TELEGRAM_PER_CHAT = Limit(1, 1.0 * JITTER_MARGIN)
 TELEGRAM_PER_GROUP = Limit(20, 60.0 * JITTER_MARGIN)
 TELEGRAM_OVERALL = Limit(30, 1.0 * JITTER_MARGIN)
+# ... and spread evenly inside it: 30 sends granted at once leave together, reach Telegram over
+# a tenth of a second or so, and the next second's first sends then look like a 31st
+TELEGRAM_OVERALL_PACE = Limit(1, TELEGRAM_OVERALL.window / TELEGRAM_OVERALL.count)
 SLACK_PER_CHANNEL = Limit(1, 1.0 * JITTER_MARGIN)
 
 
@@ -114,7 +117,11 @@ def slack_rules(channel: str) -> list[tuple[str, Limit]]:
 
 def telegram_rules(chat_id: int) -> list[tuple[str, Limit]]:
     """About 1 message/s per chat, 20/min per group (negative ids), 30/s overall."""
-    rules = [(f"chat:{chat_id}", TELEGRAM_PER_CHAT), ("all", TELEGRAM_OVERALL)]
+    rules = [
+        (f"chat:{chat_id}", TELEGRAM_PER_CHAT),
+        ("all", TELEGRAM_OVERALL),
+        ("all:pace", TELEGRAM_OVERALL_PACE),
+    ]
     if chat_id < 0:
         rules.append((f"group:{chat_id}", TELEGRAM_PER_GROUP))
     return rules
