@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.fetch import FetchError, FetchResult
@@ -21,6 +22,10 @@ from bot.stories import StoryClusters
 log = logging.getLogger("dozor.poll")
 
 MAX_BACKOFF = 6 * 3600.0
+# The most items one poll reads from one feed: news feeds carry tens, the corpus's largest 200.
+# A feed of 50,000 is an archive or an attack, and reading all of it would hold the event loop
+# for seconds (matching, story clusters, the commit); its newest MAX_ITEMS are read.
+MAX_ITEMS = 1000
 Outcome = Literal["new", "unchanged", "not_modified", "failed", "backing_off"]
 
 
@@ -99,6 +104,25 @@ def with_stories(alerts: list[Alert], stories: dict[str, tuple[str, bool]]) -> l
     return tagged
 
 
+def at_most(parsed: ParsedFeed, limit: int) -> ParsedFeed:
+    """The feed with only its `limit` newest items (by date, undated ones in document order
+    after them), kept in document order, and a warning that says so."""
+    if len(parsed.items) <= limit:
+        return parsed
+    order = sorted(
+        range(len(parsed.items)),
+        key=lambda i: (parsed.items[i].published is None, -_stamp(parsed.items[i].published), i),
+    )
+    kept = tuple(parsed.items[i] for i in sorted(order[:limit]))
+    said = f"{len(parsed.items):,} items in one feed: the newest {limit:,} were read"
+    warning = f"{parsed.warning}; {said}" if parsed.warning else said
+    return replace(parsed, items=kept, warning=warning)
+
+
+def _stamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
+
+
 def is_backing_off(state: FeedState, now: float) -> bool:
     return state.retry_at is not None and now < state.retry_at
 
@@ -142,7 +166,7 @@ class Poller:
         )
         if not parsed.items and parsed.warning:
             return await self._failed(feed, state, parsed.warning, None, kind="parse")
-        return await self._commit(feed, state, result, parsed)
+        return await self._commit(feed, state, result, at_most(parsed, MAX_ITEMS))
 
     async def _commit(
         self, feed: Feed, state: FeedState, result: FetchResult, parsed: ParsedFeed

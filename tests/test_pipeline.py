@@ -17,7 +17,7 @@ from bot.fetch import Fetcher
 from bot.match import parse_keyword_line
 from bot.models import Alert, Chat, Feed, Subscription, Topic
 from bot.parse import parse_feed
-from bot.poll import Poller
+from bot.poll import MAX_ITEMS, Poller, at_most
 from bot.routes import Routing, build_routing
 from bot.store import Store, open_store
 from bot.stories import StoryClusters
@@ -221,6 +221,16 @@ async def test_broken_feed_fails_with_backoff_and_recovers(
     assert report.outcome == "new" and len(report.alerts) == 3
     state = await rig.store.feed_state(feed.id)
     assert state.failures == 0 and state.last_error is None and state.retry_at is None
+
+
+def test_a_feed_of_thousands_of_items_is_read_newest_first_up_to_the_cap() -> None:
+    # oldest first in the document, as archives are
+    dated = [Entry(f"Story {n}", f"https://a.example/{n}", f"g{n}", minutes=n) for n in range(1500)]
+    feed = parse_feed(rss(*dated), url="https://a.example/")
+    kept = at_most(feed, MAX_ITEMS)
+    assert [item.title for item in kept.items] == [f"Story {n}" for n in range(500, 1500)]
+    assert kept.warning == "1,500 items in one feed: the newest 1,000 were read"
+    assert at_most(kept, MAX_ITEMS) is kept
 
 
 async def test_body_over_the_cap_is_refused(open_rig, feed_server: FeedServer) -> None:
