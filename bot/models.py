@@ -222,6 +222,8 @@ class FeedState:
     retry_at: float | None = None  # backoff: not before this time
     items_seen: int = 0
     polls: int = 0
+    body_digest: str | None = None  # the last good body's fingerprint (bot.known)
+    item_digests: tuple[str, ...] = ()  # its items' fingerprints, to skip what was read
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.fetch import FetchError, FetchResult
+from bot.known import Layout, digest, layout
 from bot.models import Alert, Feed, FeedState
 from bot.parse import ParsedFeed, parse_feed_async
 from bot.routes import Routing, decide_alerts
@@ -104,6 +105,14 @@ def with_stories(alerts: list[Alert], stories: dict[str, tuple[str, bool]]) -> l
     return tagged
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Fingerprints of a good body (bot.known): the whole, and its items when it could be cut."""
+
+    body: str
+    items: tuple[str, ...] | None
+
+
 def at_most(parsed: ParsedFeed, limit: int) -> ParsedFeed:
     """The feed with only its `limit` newest items (by date, undated ones in document order
     after them), kept in document order, and a warning that says so."""
@@ -161,15 +170,60 @@ class Poller:
             )
             log.debug("not modified", extra={"feed": feed.url})
             return PollReport(feed, "not_modified")
-        parsed = await parse_feed_async(
-            result.body, url=result.url, content_type=result.content_type
-        )
+        seen = Seen(digest(result.body), None)
+        if state.last_success is not None and seen.body == state.body_digest:
+            return await self._unchanged(feed, state, result, seen, len(state.item_digests))
+        shape = layout(result.body)
+        if shape is not None:
+            seen = Seen(seen.body, shape.hashes)
+        unknown = self._unknown(state, shape)
+        if unknown == []:  # every item read before: nothing to parse
+            return await self._unchanged(feed, state, result, seen, len(seen.items or ()))
+        parsed = None
+        if unknown is not None and shape is not None:  # parse only what was not read
+            parsed = await parse_feed_async(
+                shape.only(unknown), url=result.url, content_type=result.content_type
+            )
+            if parsed.warning or not parsed.items:
+                parsed = None  # the cut-down body reads differently: read it all
+        if parsed is None:
+            parsed = await parse_feed_async(
+                result.body, url=result.url, content_type=result.content_type
+            )
         if not parsed.items and parsed.warning:
             return await self._failed(feed, state, parsed.warning, None, kind="parse")
-        return await self._commit(feed, state, result, at_most(parsed, MAX_ITEMS))
+        return await self._commit(feed, state, result, at_most(parsed, MAX_ITEMS), seen)
+
+    @staticmethod
+    def _unknown(state: FeedState, shape: Layout | None) -> list[int] | None:
+        """Which of the body's items were not in the last good poll, when only those need
+        reading; None to read everything (a first poll, no safe cut, or an item whose key
+        would depend on the others: only items with their own guid or id are read alone)."""
+        if shape is None or state.last_success is None or not state.item_digests:
+            return None
+        known = set(state.item_digests)
+        unknown = [i for i, h in enumerate(shape.hashes) if h not in known]
+        return unknown if all(shape.stands_alone(i) for i in unknown) else None
+
+    async def _unchanged(
+        self, feed: Feed, state: FeedState, result: FetchResult, seen: Seen, items: int
+    ) -> PollReport:
+        new_state = replace(
+            after_success(state, now=self._clock(), result=result, new_items=0),
+            body_digest=seen.body,
+            item_digests=seen.items if seen.items is not None else state.item_digests,
+        )
+        await self._store.save_feed_state(feed.id, new_state)
+        log.debug("nothing new in the body", extra={"feed": feed.url})
+        return PollReport(feed, "unchanged", items)
 
     async def _commit(
-        self, feed: Feed, state: FeedState, result: FetchResult, parsed: ParsedFeed
+        self,
+        feed: Feed,
+        state: FeedState,
+        result: FetchResult,
+        parsed: ParsedFeed,
+        seen: Seen,
     ) -> PollReport:
         keys = [item.key for item in parsed.items]
         now = self._clock()
@@ -185,7 +239,11 @@ class Poller:
         )
         if self._stories is not None:
             alerts = with_stories(alerts, await self._stories.assign(feed, new, now))
-        new_state = after_success(state, now=now, result=result, new_items=len(new))
+        new_state = replace(
+            after_success(state, now=now, result=result, new_items=len(new)),
+            body_digest=seen.body,
+            item_digests=seen.items or (),
+        )
         queued = await self._store.commit_poll(
             feed.id, keys, alerts, new_state, now=now, keep_seconds=feed.dedup_days * 86400.0
         )

@@ -139,6 +139,54 @@ async def test_first_poll_alerts_backfill_then_only_new_items(
     assert line["url"] == "https://news.example/a/9" and line["id"] == "a9"
 
 
+async def test_only_unread_items_are_parsed_and_a_same_body_not_at_all(
+    open_rig, feed_server: FeedServer
+) -> None:
+    """A server without ETag or Last-Modified: the same body again is not parsed; a body that
+    gained one item parses that one item (report.items counts what was parsed)."""
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER), etag=False, last_modified=False)
+    rig = await open_rig()
+    feed = feed_at(feed_server, "/f.xml", backfill=0)
+    assert (await rig.poller.poll(feed)).items == 5
+    rig.clock.now += 600
+    again = await rig.poller.poll(feed)
+    assert (again.outcome, again.items, again.new_items) == ("unchanged", 5, 0)
+
+    fresh = Entry("Лукашэнка сустрэўся з паслом", "https://news.example/a/9", "a9", minutes=9)
+    feed_server.set("/f.xml", rss(fresh, *MATCHING, *OTHER), etag=False, last_modified=False)
+    rig.clock.now += 600
+    report = await rig.poller.poll(feed)
+    assert (report.outcome, report.items, report.new_items, len(report.alerts)) == (
+        "new",
+        1,
+        1,
+        1,
+    )
+    await rig.dispatcher.drain()
+    assert [line["title"] for line in rig.printed()] == [fresh.title]
+
+    # one item dropped, none added: nothing to read
+    feed_server.set("/f.xml", rss(fresh, *MATCHING), etag=False, last_modified=False)
+    rig.clock.now += 600
+    assert (await rig.poller.poll(feed)).outcome == "unchanged"
+
+
+async def test_an_unread_item_without_its_own_id_has_the_whole_feed_read(
+    open_rig, feed_server: FeedServer
+) -> None:
+    """Keys of items without a guid depend on their neighbours (one link, several titles):
+    such an item is never read alone."""
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER), etag=False, last_modified=False)
+    rig = await open_rig()
+    feed = feed_at(feed_server, "/f.xml", backfill=0)
+    await rig.poller.poll(feed)
+    bare = Entry("Lukashenko opens a plant", "https://news.example/a/1", None, minutes=9)
+    feed_server.set("/f.xml", rss(bare, *MATCHING, *OTHER), etag=False, last_modified=False)
+    rig.clock.now += 600
+    report = await rig.poller.poll(feed)
+    assert (report.items, report.new_items, len(report.alerts)) == (6, 1, 1)
+
+
 async def test_backfill_zero_remembers_without_alerting(open_rig, feed_server: FeedServer) -> None:
     feed_server.set("/f.xml", rss(*MATCHING))
     rig = await open_rig()

@@ -162,7 +162,9 @@ def decode_feed_state(text: str | bytes | None) -> FeedState:
     if text is None:
         return FeedState()
     data = json.loads(text)
-    return FeedState(**{k: v for k, v in data.items() if k in _FEED_STATE_FIELDS})
+    fields = {k: v for k, v in data.items() if k in _FEED_STATE_FIELDS}
+    fields["item_digests"] = tuple(fields.get("item_digests") or ())
+    return FeedState(**fields)
 
 
 def encode_alert(alert: Alert) -> str:
