@@ -29,6 +29,7 @@ log = logging.getLogger("dozor.dispatch")
 UNCONFIGURED_RETRY = 300.0
 MAX_RETRY_DELAY = 900.0
 ACK_RETRY_FIRST, ACK_RETRY_MAX = 0.2, 5.0  # waiting for a store that is down, after a send
+MUTED, QUIET = "muted", "quiet hours"  # why an alert is held (`Store.release` lets it go)
 MUTE_RECHECK = 30.0  # a muted chat's alerts look again this often, so /mute off acts quickly
 
 
@@ -308,12 +309,12 @@ class Dispatcher:
         now = self._clock()
         chat = await self._chat(entries[0].alert.to)
         if chat.muted(now) and chat.mute_until is not None:
-            until, why, held = chat.mute_until, "muted", entries
+            until, why, held = chat.mute_until, MUTED, entries
         else:
             quiet = quiet_until(chat.quiet, chat.zone, now)
             if quiet is None:
                 return entries, 0
-            until, why = quiet, "quiet hours"
+            until, why = quiet, QUIET
             held = [e for e in entries if e.alert.kind != "digest"]
         for entry in held:
             await self._store.retry(

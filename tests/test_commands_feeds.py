@@ -183,7 +183,7 @@ async def test_status_reports_health_waiting_alerts_mute_and_digests(
         "• belarus: Sat 13 Sep 09:00 Europe/Minsk",
     ]
     reply = await bot.say("/mute off")
-    assert reply.text == "Unmuted: 2 alerts waiting will arrive within a minute."
+    assert reply.text == "Unmuted: 2 alerts waiting, on their way now."
     assert (await bot.store.chat(CHAT)) == Chat(CHAT, zone="Europe/Minsk", owner=CHAT)
 
 

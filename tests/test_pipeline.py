@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.dispatch import MUTE_RECHECK, DeliveryError, Dispatcher
+from bot.dispatch import MUTE_RECHECK, MUTED, QUIET, DeliveryError, Dispatcher
 from bot.fetch import Fetcher
 from bot.match import parse_keyword_line
 from bot.models import Alert, Chat, Feed, Subscription, Topic
@@ -385,7 +385,19 @@ async def test_a_muted_chat_gets_its_alerts_when_the_mute_ends(
     assert await rig.store.outbox_depth() == 0
 
 
-async def test_mute_off_releases_held_alerts_within_a_recheck(
+async def test_mute_off_releases_held_alerts_at_once(open_rig, feed_server: FeedServer) -> None:
+    feed_server.set("/f.xml", rss(*MATCHING))
+    rig = await open_rig()
+    await rig.store.save_chat(Chat("console", mute_until=rig.clock.now + 86_400))
+    await rig.poller.poll(feed_at(feed_server, "/f.xml"))
+    assert (await rig.dispatcher.drain()).held == 3
+    assert (await rig.dispatcher.drain()).held == 0  # held: not even looked at again yet
+    await rig.store.save_chat(Chat("console"))  # what /mute off does
+    assert await rig.store.release("console", (MUTED, QUIET), now=rig.clock.now) == 3
+    assert len((await rig.dispatcher.drain()).sent) == 3
+
+
+async def test_without_a_release_held_alerts_go_at_the_next_recheck(
     open_rig, feed_server: FeedServer
 ) -> None:
     feed_server.set("/f.xml", rss(*MATCHING))
@@ -393,7 +405,7 @@ async def test_mute_off_releases_held_alerts_within_a_recheck(
     await rig.store.save_chat(Chat("console", mute_until=rig.clock.now + 86_400))
     await rig.poller.poll(feed_at(feed_server, "/f.xml"))
     assert (await rig.dispatcher.drain()).held == 3
-    await rig.store.save_chat(Chat("console"))  # /mute off
+    await rig.store.save_chat(Chat("console"))  # the mute ended some other way
     rig.clock.now += MUTE_RECHECK
     assert len((await rig.dispatcher.drain()).sent) == 3
 

@@ -323,6 +323,21 @@ async def test_a_lease_is_renewed_only_by_the_claimer_that_still_holds_it(store:
     assert await store.outbox_depth() == 1
 
 
+async def test_release_makes_held_entries_due_but_never_a_claimed_one(store: Store) -> None:
+    one, two, other = alert("a", to="telegram:1"), alert("b", to="telegram:1"), alert("c")
+    await commit(store, ["a", "b", "c"], [one, two, other], now=1000.0)
+    entries = {e.alert.id: e for e in await store.claim(now=1000.0, lease=30, limit=10)}
+    for entry in entries.values():  # all three held for a day
+        await store.retry(entry.id, not_before=90_000.0, error="muted", failed=False)
+    # "a" is claimed (by some replica, when its hold ran out): it is being sent, not held
+    [claimed] = await store.claim(now=90_000.0, lease=30, limit=1)
+    assert claimed.alert == one
+    assert await store.release("telegram:1", ("quiet hours",), now=1100.0) == 0
+    assert await store.release("telegram:1", ("muted",), now=1100.0) == 1  # "b" only
+    assert [e.alert for e in await store.claim(now=1100.0, lease=30, limit=10)] == [two]
+    assert await store.release("telegram:9", ("muted",), now=1100.0) == 0
+
+
 # --- concurrency ----------------------------------------------------------------------------
 async def test_concurrent_commits_enqueue_once(store: Store) -> None:
     alerts = [alert(f"a{i}") for i in range(20)]

@@ -29,6 +29,7 @@ from bot.commands.replies import (
 )
 from bot.commands.schedules import canonical_zone, next_digest, schedule_in_zone
 from bot.commands.values import Reply
+from bot.dispatch import MUTED, QUIET
 from bot.models import Subscription
 from bot.timespec import TimeSpecError, approx_duration
 
@@ -39,10 +40,11 @@ async def mute(cmd: Mute, ctx: Context) -> Reply:
         if not chat.muted(ctx.now):
             return answer("This chat is not muted.")
         await ctx.store.save_chat(replace(chat, mute_until=None))
+        await ctx.store.release(ctx.to, (MUTED, QUIET), now=ctx.now)
         waiting = await ctx.store.outbox_for(ctx.to)
         if not waiting:
             return done("Unmuted; no alerts were waiting.")
-        return done(f"Unmuted: {plural(waiting, 'alert')} waiting will arrive within a minute.")
+        return done(f"Unmuted: {plural(waiting, 'alert')} waiting, on their way now.")
     until = ctx.now + cmd.seconds
     await ctx.store.save_chat(replace(chat, mute_until=until))
     return done(
@@ -187,7 +189,9 @@ async def quiet(cmd: Quiet, ctx: Context) -> Reply:
         if chat.quiet is None:
             return answer("This chat has no quiet hours.")
         await ctx.store.save_chat(replace(chat, quiet=None))
-        return done("Quiet hours are off: alerts come at any hour.")
+        released = await ctx.store.release(ctx.to, (QUIET,), now=ctx.now)
+        waited = f" {plural(released, 'alert')} that waited, on their way now." if released else ""
+        return done(f"Quiet hours are off: alerts come at any hour.{waited}")
     await ctx.store.save_chat(replace(chat, quiet=cmd.window))
     return done(
         f"Quiet hours set to {cmd.window} ({chat.zone}): alerts that come in them wait and "

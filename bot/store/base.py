@@ -13,6 +13,8 @@ from typing import Protocol
 from bot.logs import PlainError
 from bot.models import Alert, Chat, Feed, FeedState, OutboxEntry, Subscription, Topic
 
+SENDING = "sending"  # an outbox entry's reason while claimed: never "held", so never released
+
 
 class StoreError(PlainError):
     """The store could not do what was asked (connection lost, database locked, disk full)."""
@@ -86,6 +88,11 @@ class Store(Protocol):
         """Not delivered for now: due again at `not_before`, with the reason kept. `failed`
         counts an attempt (backoff grows); a hold (mute, shutdown, queued behind another
         alert) does not. An entry already acked stays gone."""
+
+    async def release(self, to: str, reasons: Sequence[str], *, now: float) -> int:
+        """Entries for `to` held back for one of `reasons` (the `error` of a `retry(...,
+        failed=False)`), not claimed since, become due at `now`: /mute off and /quiet off
+        act at once. O(outbox), for a command, not a hot path. Returns how many."""
 
     async def outbox_depth(self) -> int: ...
 

@@ -27,7 +27,7 @@ from bot.models import Alert, Chat, Delivery, Feed, FeedState, OutboxEntry, Subs
 from bot.ratelimit import Rules
 from bot.store import codec
 from bot.store import redis_scripts as lua
-from bot.store.base import StoreError
+from bot.store.base import SENDING, StoreError
 from bot.store.keys import DEFAULT_PREFIX, Keys
 
 _CHUNK = 500  # members a command, so no Lua `unpack` or reply grows without bound
@@ -77,6 +77,7 @@ class RedisStore:
         self._claim = client.register_script(lua.CLAIM)
         self._retry = client.register_script(lua.RETRY)
         self._extend = client.register_script(lua.EXTEND)
+        self._release = client.register_script(lua.RELEASE)
         self._purge = client.register_script(lua.PURGE)
         self._lock = client.register_script(lua.LOCK)
         self._unlock = client.register_script(lua.UNLOCK)
@@ -225,8 +226,8 @@ class RedisStore:
         k = self._keys
         with self._errors("claim from the outbox"):
             flat = await self._claim(
-                keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts()],
-                args=[_num(now), _num(now + lease), limit],
+                keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts(), k.outbox_errors()],
+                args=[_num(now), _num(now + lease), limit, SENDING],
             )
         return [
             OutboxEntry(
@@ -268,6 +269,17 @@ class RedisStore:
                 keys=[k.outbox_due(), k.outbox_data(), k.outbox_attempts(), k.outbox_errors()],
                 args=[entry_id, _num(not_before), error, int(failed)],
             )
+
+    async def release(self, to: str, reasons: Sequence[str], *, now: float) -> int:
+        if not reasons:
+            return 0
+        k = self._keys
+        with self._errors("release held alerts"):
+            released = await self._release(
+                keys=[k.outbox_due(), k.outbox_data(), k.outbox_errors()],
+                args=[_num(now), codec.field_text("to", to), *reasons],
+            )
+        return int(released)
 
     async def outbox_depth(self) -> int:
         with self._errors("count the outbox"):

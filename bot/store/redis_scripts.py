@@ -51,7 +51,8 @@ redis.call('SET', KEYS[2], ARGV[3])
 return enqueued
 """
 
-# KEYS: due, data, attempts. ARGV: now, hidden_until, limit. Returns id, payload, attempts...
+# KEYS: due, data, attempts, errors. ARGV: now, hidden_until, limit, the "sending" mark.
+# Returns id, payload, attempts... for each entry claimed.
 CLAIM = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 local out = {}
@@ -59,6 +60,7 @@ for _, id in ipairs(ids) do
   local payload = redis.call('HGET', KEYS[2], id)
   if payload then
     redis.call('ZADD', KEYS[1], ARGV[2], id)
+    redis.call('HSET', KEYS[4], id, ARGV[4])
     out[#out + 1] = id
     out[#out + 1] = payload
     out[#out + 1] = redis.call('HGET', KEYS[3], id) or '0'
@@ -67,6 +69,28 @@ for _, id in ipairs(ids) do
   end
 end
 return out
+"""
+
+# KEYS: due, data, errors. ARGV: now, the `"to":...` text, then the hold reasons. Entries for
+# that destination held for one of the reasons and due later are made due now; returns how many.
+RELEASE = """
+local n = 0
+local reasons = {}
+for i = 3, #ARGV do reasons[ARGV[i]] = true end
+local now = tonumber(ARGV[1])
+local flat = redis.call('HGETALL', KEYS[3])
+for i = 1, #flat, 2 do
+  local id, reason = flat[i], flat[i + 1]
+  if reasons[reason] then
+    local due = redis.call('ZSCORE', KEYS[1], id)
+    local text = redis.call('HGET', KEYS[2], id)
+    if due and text and tonumber(due) > now and string.find(text, ARGV[2], 1, true) then
+      redis.call('ZADD', KEYS[1], ARGV[1], id)
+      n = n + 1
+    end
+  end
+end
+return n
 """
 
 # KEYS: due. ARGV: until, then pairs of id and the lease end its claimer holds. An entry

@@ -17,7 +17,7 @@ import aiosqlite
 
 from bot.models import Alert, Chat, Feed, FeedState, OutboxEntry, Subscription, Topic
 from bot.store import codec
-from bot.store.base import StoreError
+from bot.store.base import SENDING, StoreError
 from bot.store.sqlite_move import move_destination
 from bot.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -229,7 +229,8 @@ class SqliteStore:
                 )
             )
             await db.executemany(
-                "UPDATE outbox SET due = ? WHERE id = ?", [(now + lease, row[0]) for row in rows]
+                "UPDATE outbox SET due = ?, last_error = ? WHERE id = ?",
+                [(now + lease, SENDING, row[0]) for row in rows],
             )
         return [
             OutboxEntry(
@@ -265,6 +266,17 @@ class SqliteStore:
             "reschedule an outbox entry",
             "UPDATE outbox SET due = ?, attempts = attempts + ?, last_error = ? WHERE id = ?",
             (not_before, int(failed), error, entry_id),
+        )
+
+    async def release(self, to: str, reasons: Sequence[str], *, now: float) -> int:
+        if not reasons:
+            return 0
+        marks = ", ".join("?" for _ in reasons)
+        return await self._change(
+            "release held alerts",
+            f"UPDATE outbox SET due = ? WHERE instr(data, ?) > 0 AND last_error IN ({marks})"  # noqa: S608 - placeholders only
+            " AND due > ?",
+            (now, codec.field_text("to", to), *reasons, now),
         )
 
     async def outbox_depth(self) -> int:
