@@ -74,6 +74,13 @@ CHARACTER_REFERENCE = re.compile(
     r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});"
 )
 TAG_LIKE = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[\s/][^<>]*)?>")
+# A tag exactly as the tokenizer ends it (quoted values may hold ">"; an unquoted value runs to
+# whitespace or ">"), for the one-regex reading of plain markup. Possessive: linear time.
+PLAIN_TAG = re.compile(
+    r"<(/?)([A-Za-z][^\s/>]*+)(?:[^>=]|=\s*+(?:\"[^\"]*\"|'[^']*'|(?![\"'])[^\s>]*+))*+>"
+)
+NOT_PLAIN = re.compile(r"<[A-Za-z/!?]")  # markup the one-regex reading leaves to the tokenizer
+UNUSUAL_CHARACTERS = re.compile(f"{INVISIBLE.pattern}|{CONTROLS.pattern}")
 
 
 def html_to_text(html: str) -> str:
@@ -81,19 +88,60 @@ def html_to_text(html: str) -> str:
     elements' bodies dropped, entities decoded, whitespace folded to single spaces."""
     if "<" not in html and "&" not in html:
         return fold_whitespace(html)
-    return fold_whitespace("".join(_Tokenizer(html).text()))
+    if "<" not in html:
+        return fold_whitespace(unescape(html))
+    text, stop = _plain_markup_text(html)
+    if stop < len(html):
+        text += "".join(_Tokenizer(html[stop:]).text())
+    return fold_whitespace(text)
+
+
+def _plain_markup_text(html: str) -> tuple[str, int]:
+    """The tokenizer's text of the plain start of `html` (tags outside hidden and raw-text
+    elements: most feed HTML is nothing else), read tag by tag with one regular expression,
+    and where the tokenizer must take over (no hidden element is open there, so it may start
+    afresh). A failed match ends the plain part, so time stays linear."""
+    text: list[str] = []
+    run_start = pos = 0
+    while (lt := html.find("<", pos)) >= 0:
+        tag = PLAIN_TAG.match(html, lt)
+        if tag is None:
+            if NOT_PLAIN.match(html, lt):
+                break  # a comment, CDATA, an unterminated tag, …
+            pos = lt + 1  # a "<" that is only text
+            continue
+        name = tag.group(2).lower()
+        if name in HIDDEN_ELEMENTS or name in RAW_TEXT_ELEMENTS:
+            break
+        run = html[run_start:lt]
+        text.append(unescape(run) if "&" in run else run)
+        text.append("" if name in INLINE_ELEMENTS else SEPARATOR)
+        run_start = pos = tag.end()
+    else:
+        run = html[run_start:]
+        text.append(unescape(run) if "&" in run else run)
+        return "".join(text), len(html)
+    return "".join(text), run_start
 
 
 def looks_like_markup(text: str) -> bool:
     """Whether plain text still holds a character reference or an HTML tag: the mark of markup
     escaped once more than it was decoded."""
-    if CHARACTER_REFERENCE.search(text):
+    if "&" in text and CHARACTER_REFERENCE.search(text):
         return True
+    if "<" not in text:
+        return False
     return any(tag.group(1).lower() in HTML_ELEMENTS for tag in TAG_LIKE.finditer(text))
 
 
 def fold_whitespace(text: str) -> str:
     """One space between words, none at the ends; invisible and control characters removed."""
+    if text.isprintable():  # no whitespace but spaces, no invisible or control characters
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text  # folded already (as html_to_text's output is)
+        return " ".join(text.split())
+    if not UNUSUAL_CHARACTERS.search(text):
+        return " ".join(text.split())
     return " ".join(CONTROLS.sub(" ", INVISIBLE.sub("", text)).split())
 
 

@@ -1,12 +1,16 @@
 """Fetched feed bytes to Items: plain text, absolute URLs, stable keys, UTC times.
 
-RSS 0.9x/1.0/2.0 and Atom go through feedparser, JSON Feed through `json`. Hostile or broken
-input never raises: a broken feed yields what can be recovered and one warning line, and a body
-that is no feed yields no items and says what it looks like. feedparser only ever sees an
-in-memory stream (a str or bytes argument that looks like a path or URL is opened or fetched),
-and never a DOCTYPE with an internal subset: its loose parser expands the entities declared
-there without limit (a 300 KB "quadratic blowup" took 7 GB), so that subset is cut out first
-(`bot.xmlsafe`).
+Well-formed RSS 0.9x/1.0/2.0 and Atom are read by `bot.fastparse` (lxml, read the way feedparser
+reads them); everything else (broken XML, doubtful encodings, unusual documents) goes through
+feedparser, the reference, and JSON Feed through `json`. Both XML roads end in the same
+normalisation, so a caller cannot tell which one read a feed.
+
+Hostile or broken input never raises: a broken feed yields what can be recovered and one warning
+line, and a body that is no feed yields no items and says what it looks like. feedparser only
+ever sees an in-memory stream (a str or bytes argument that looks like a path or URL is opened
+or fetched), and neither parser ever sees a DOCTYPE with an internal subset: feedparser's loose
+parser expands the entities declared there without limit (a 300 KB "quadratic blowup" took
+7 GB), so that subset is cut out first (`bot.xmlsafe`).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
+from bot.fastparse import FeedRead, read_feed, utf8_as_is
 from bot.html_text import fold_whitespace, html_to_text, looks_like_markup
 from bot.models import Item
 from bot.urls import absolute_http_url, canonical_url
@@ -43,6 +48,7 @@ from bot.xmlsafe import (
 MAX_KEY_LENGTH = 200  # longer GUIDs and links are hashed, so store keys stay short
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*\bencoding\s*=")
+DETAIL_KEYS = {key: f"{key}_detail" for key in ("title", "summary", "value")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +109,13 @@ async def parse_feed_async(
 
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     body, trimmed_lines = trim_leading_whitespace(body)
+    headers = _xml_headers(body, content_type)
+    fast = _read_fast(body, headers)
+    if fast is not None:
+        title, items = _normalised(fast.version, fast.feed, fast.entries, url)
+        return ParsedFeed(title, items, None, fast.version)
     encoding: dict[str, Any] = {}
-    data = convert_to_utf8(_xml_headers(body, content_type), body, encoding)
+    data = convert_to_utf8(headers, body, encoding)
     if not encoding.get("encoding"):
         data = body.decode("utf-8", "replace").encode("utf-8")
     data, subset_removed = strip_internal_subsets(data)
@@ -115,12 +126,7 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         sanitize_html=False,
     )
     version = str(result.get("version") or "")
-    # Atom declares text as text (type="text"): its "<b>" is literally "<b>", not markup. RSS
-    # says nothing, and its titles are often HTML escaped once more: guess there.
-    literal = version.startswith("atom")
-    read = functools.partial(_xml_entry, url, literal=literal)
-    entries = [entry for entry in map(read, result.entries) if entry]
-    items = _keyed_items(entries)
+    title, items = _normalised(version, result.feed, result.entries, url)
     if not version and not items:
         return ParsedFeed("", (), f"not a feed: {_what_it_looks_like(data)}", "")
     problems = []
@@ -132,14 +138,42 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         problems.append(f"encoding: {encoding['bozo_exception']}")
     if subset_removed:
         problems.append("DOCTYPE internal subset removed, its entities not expanded")
-    title = _text(result.feed, "title", literal)
     return ParsedFeed(title, items, "; ".join(problems) or None, version)
+
+
+def _read_fast(body: bytes, headers: dict[str, str]) -> FeedRead | None:
+    """The feed as `bot.fastparse` reads it, or None when feedparser must: the encoding
+    feedparser would pick must decode cleanly, and no DOCTYPE subset may have been cut (that
+    is worth a warning, which feedparser's road gives)."""
+    data = utf8_as_is(body, headers["content-type"])
+    if data is None:
+        encoding: dict[str, Any] = {}
+        data = convert_to_utf8(headers, body, encoding)
+        if not encoding.get("encoding") or encoding.get("bozo_exception") is not None:
+            return None
+    try:
+        data, subset_removed = strip_internal_subsets(data)
+    except RefusedError:
+        return None  # feedparser's road refuses it, in the same words
+    return None if subset_removed else read_feed(data)
+
+
+def _normalised(
+    version: str, feed: Mapping[str, Any], entries: Iterable[Mapping[str, Any]], url: str
+) -> tuple[str, tuple[Item, ...]]:
+    """The feed's title and its items, from entries in feedparser's shapes (either road's)."""
+    # Atom declares text as text (type="text"): its "<b>" is literally "<b>", not markup. RSS
+    # says nothing, and its titles are often HTML escaped once more: guess there.
+    literal = version.startswith("atom")
+    read = functools.partial(_xml_entry, url, literal=literal)
+    items = _keyed_items(entry for entry in map(read, entries) if entry)
+    return _text(feed, "title", literal), items
 
 
 def _text(element: Mapping[str, Any], key: str, literal: bool) -> str:
     """An element's plain text: HTML converted, declared plain text kept as written."""
-    detail = element.get(f"{key}_detail")
-    if literal and isinstance(detail, Mapping) and detail.get("type") == "text/plain":
+    detail = element.get(DETAIL_KEYS.get(key) or f"{key}_detail")
+    if literal and _is_mapping(detail) and detail.get("type") == "text/plain":
         return fold_whitespace(str(element.get(key) or ""))
     return _plain(element.get(key, ""), _is_html(detail))
 
@@ -354,7 +388,12 @@ def _own(entry: Mapping[str, Any], key: str) -> Any:
 
 
 def _is_html(detail: object) -> bool:
-    return isinstance(detail, Mapping) and detail.get("type") in HTML_TYPES
+    return _is_mapping(detail) and detail.get("type") in HTML_TYPES
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """isinstance(value, Mapping), quicker for the usual dict."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _utc(parsed: object) -> datetime | None:

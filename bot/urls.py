@@ -7,6 +7,7 @@ remaining query keep their case, encoding and order, because servers may depend 
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
@@ -36,10 +37,18 @@ FEED_MARKER_PARAMS = frozenset({"ref", "partner", "emc", "source", "src", "from"
 FEED_MARKER_VALUE = re.compile(r"rss|^feed|^atom$")
 URL_BREAKS = re.compile(r"[\t\r\n]")
 URL_PADDING = re.compile(r"^[\s\x00-\x20]+|[\s\x00-\x20]+$")  # whitespace, control characters
+# An absolute http(s) URL that `urlsplit` and `urlunsplit` give back unchanged: lower-case
+# scheme, a plain host, no path parameters (`;`), no empty `?` or `#`, no spaces. Most feed links
+# are like this, and for them the functions below skip the general (slower) parsing.
+PLAIN_HTTP_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+(?::[0-9]*)?)(/[^?#;\s]*)?(?:\?([^#\s]+))?(?:#\S+)?"
+)
 
 
 def clean_link(link: str) -> str:
     """A link as written in a feed, without the whitespace feeds wrap around and inside it."""
+    if link.isprintable() and link[:1] != " " and link[-1:] != " ":
+        return link  # no control character or whitespace but inner spaces: nothing to clean
     return URL_PADDING.sub("", URL_BREAKS.sub("", link))
 
 
@@ -48,6 +57,8 @@ def absolute_http_url(link: str, base: str) -> str:
     link = clean_link(link)
     if not link:
         return ""
+    if PLAIN_HTTP_URL.fullmatch(link) and _joins_plainly(base):
+        return link  # what urljoin gives for an absolute URL (and urlsplit accepts)
     try:
         resolved = urljoin(clean_link(base), link)
         parts = urlsplit(resolved)
@@ -63,6 +74,12 @@ def canonical_url(url: str) -> str:
     """`url` without tracking parameters or fragment, scheme and host lower-cased, default
     port dropped. Anything but an http(s) URL with a host comes back only stripped."""
     url = clean_link(url)
+    plain = PLAIN_HTTP_URL.fullmatch(url)
+    if plain:
+        scheme, netloc, path, query = plain.groups()
+        query = _without_tracking(query) if query else ""
+        canonical = f"{scheme}://{_canonical_netloc(netloc, scheme)}{path or '/'}"
+        return f"{canonical}?{query}" if query else canonical
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -73,6 +90,17 @@ def canonical_url(url: str) -> str:
     netloc = _canonical_netloc(parts.netloc, scheme)
     query = _without_tracking(parts.query)
     return clean_link(urlunsplit((scheme, netloc, parts.path or "/", query, "")))
+
+
+@functools.lru_cache(maxsize=64)
+def _joins_plainly(base: str) -> bool:
+    """Whether `urljoin(base, url)` gives a plain absolute `url` back unchanged (it does unless
+    the base itself fails to parse). Bases are few (one a feed), so the answer is kept."""
+    try:
+        urljoin(clean_link(base), "http://example.org/")
+    except ValueError:
+        return False
+    return True
 
 
 def _canonical_netloc(netloc: str, scheme: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import feedparser
 import pytest
 import redis.asyncio as aioredis
 
@@ -43,3 +47,28 @@ async def redis_url() -> AsyncIterator[str]:
         client = aioredis.from_url(TEST_REDIS_URL)
         await client.flushdb()
         await client.aclose()
+
+
+@pytest.fixture
+def no_file_or_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records (and blocks) every file open, socket connection and feedparser fetch during
+    a test: parsing must do none of them."""
+    attempts: list[str] = []
+    real_open = builtins.open
+
+    def spy_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(f"open {file}")
+        return real_open(file, *args, **kwargs)
+
+    def spy_connect(self: socket.socket, address: Any) -> None:
+        attempts.append(f"connect {address}")
+        raise OSError("network use in a parse test")
+
+    def spy_get(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(f"feedparser.http.get {args[:1]}")
+        raise OSError("feedparser fetching in a parse test")
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(socket.socket, "connect", spy_connect)
+    monkeypatch.setattr(feedparser.http, "get", spy_get)
+    return attempts
