@@ -163,7 +163,7 @@ class Dispatcher:
                 if entry_id in renewed:
                     self._held[entry_id] = until
                 else:
-                    del self._held[entry_id]
+                    self._held.pop(entry_id, None)
             return renewed
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, *, idle: float = 1.0) -> None:
