@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.fetch import FetchError, FetchResult
 from bot.known import Layout, digest, layout
 from bot.models import Alert, Feed, FeedState
 from bot.parse import ParsedFeed, parse_feed_async
-from bot.routes import Routing, decide_alerts
+from bot.routes import Routing, decide_alerts, newest
 from bot.store.base import Store
 from bot.stories import StoryClusters
 
@@ -118,18 +117,10 @@ def at_most(parsed: ParsedFeed, limit: int) -> ParsedFeed:
     after them), kept in document order, and a warning that says so."""
     if len(parsed.items) <= limit:
         return parsed
-    order = sorted(
-        range(len(parsed.items)),
-        key=lambda i: (parsed.items[i].published is None, -_stamp(parsed.items[i].published), i),
-    )
-    kept = tuple(parsed.items[i] for i in sorted(order[:limit]))
+    kept = tuple(newest(parsed.items, limit, lambda item: item.published))
     said = f"{len(parsed.items):,} items in one feed: the newest {limit:,} were read"
     warning = f"{parsed.warning}; {said}" if parsed.warning else said
     return replace(parsed, items=kept, warning=warning)
-
-
-def _stamp(moment: datetime | None) -> float:
-    return moment.timestamp() if moment is not None else 0.0
 
 
 def is_backing_off(state: FeedState, now: float) -> bool:

@@ -5,9 +5,10 @@ Pure: `decide_alerts` turns a feed's new items into alerts; the poll loop writes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.match import Matcher, RuleSet
 from bot.models import CONSOLE, Alert, Delivery, Feed, Item, Subscription, Topic
@@ -107,25 +108,27 @@ def decide_alerts(
         if alerts:
             matched.append((item, alerts))
     if limit_items is not None:
-        matched = newest(matched, limit_items)
+        matched = newest(matched, limit_items, lambda pair: pair[0].published)
     return [alert for _, alerts in matched for alert in alerts]
 
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+T = TypeVar("T")
 
 
-def newest(matched: list[tuple[Item, list[Alert]]], count: int) -> list[tuple[Item, list[Alert]]]:
-    """The `count` newest entries by published time (undated ones keep feed order, after dated)."""
+def newest(entries: Sequence[T], count: int, when: Callable[[T], datetime | None]) -> list[T]:
+    """The `count` newest of `entries` by `when` (undated ones keep their order, after the
+    dated), in their original order."""
     if count <= 0:
         return []
     ranked = sorted(
-        enumerate(matched),
+        enumerate(entries),
         key=lambda pair: (
-            pair[1][0].published is not None,
-            pair[1][0].published or _OLDEST,
+            when(pair[1]) is not None,
+            when(pair[1]) or _OLDEST,
             -pair[0],
         ),
         reverse=True,
     )
     keep = {index for index, _ in ranked[:count]}
-    return [entry for index, entry in enumerate(matched) if index in keep]
+    return [entry for index, entry in enumerate(entries) if index in keep]
