@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
-from tests.feeds import OTHER, Entry, feeds_yaml, rss
+from tests.feeds import OTHER, Entry, feeds_yaml, rss, subscribed
 from tests.service import Service, wait_until
 
 CHATS = 100
@@ -107,12 +107,6 @@ def story(n: int, tag: str = "") -> Entry:
     )
 
 
-def subscriptions(chats: list[int]) -> str:
-    return "subscriptions:\n" + "".join(
-        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
-    )
-
-
 def first_polls(server: FeedServer) -> None:
     # the first poll is committed (backfill 0 alerts nothing) before the news comes
     wait_until(lambda: server.hits("/f.xml") >= 2, timeout=60, what="first polls")
@@ -122,7 +116,10 @@ def throughput(workdir: Path) -> None:
     chats = list(range(10_001, 10_001 + CHATS))
     with FeedServer() as server, FakeTelegram(TOKEN) as telegram:
         server.set("/f.xml", rss(*OTHER))
-        config = feeds_yaml((server.url("/f.xml"), "Wire"), extra=subscriptions(chats))
+        config = feeds_yaml(
+            (server.url("/f.xml"), "Wire"),
+            extra=subscribed(*(f"telegram:{chat}" for chat in chats)),
+        )
         (workdir / "feeds.yaml").write_text(config, encoding="utf-8")
         telegram.enforce_limits()
         with Service(workdir, telegram.env()) as running:
@@ -149,7 +146,7 @@ def latency(workdir: Path) -> None:
     chat = 20_001
     with FeedServer() as server, FakeTelegram(TOKEN) as telegram:
         server.set("/f.xml", rss(*OTHER))
-        config = feeds_yaml((server.url("/f.xml"), "Wire"), extra=subscriptions([chat]))
+        config = feeds_yaml((server.url("/f.xml"), "Wire"), extra=subscribed(f"telegram:{chat}"))
         (workdir / "feeds.yaml").write_text(config, encoding="utf-8")
         delays = []
         with Service(workdir, telegram.env()) as running:

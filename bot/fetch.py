@@ -350,7 +350,7 @@ class Fetcher:
     ) -> FetchResult | str:
         status = response.status_code
         got = response.headers
-        if status == 304 or status in REDIRECT_STATUSES or not 200 <= status < 300:
+        if not 200 <= status < 300:  # a 304, a redirect or an error: its body is not wanted
             await _finish_small(response)
         if status in REDIRECT_STATUSES:
             return redirect_target(url, status, got.get("location"))

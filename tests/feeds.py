@@ -77,3 +77,10 @@ def feeds_yaml(*feeds: tuple[str, str], backfill: int = 0, extra: str = "") -> s
     lines += ["topics:", "  belarus:", "    keywords:"]
     lines += [f"      - {line}" for line in BELARUS_KEYWORDS]
     return "\n".join(lines) + "\n" + extra
+
+
+def subscribed(*destinations: str, topic: str = "belarus") -> str:
+    """feeds.yaml lines subscribing each destination ("telegram:42", "slack:C1") to `topic`,
+    for `feeds_yaml(extra=...)`."""
+    lines = "".join(f'  - {{topic: {topic}, to: "{to}"}}\n' for to in destinations)
+    return "subscriptions:\n" + lines

@@ -13,16 +13,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from bot.models import Subscription
-from bot.store import open_store
+from bot.store import Store, open_store
 from tests.fakes.feed_server import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 OWN_PREFIXES = ("DOZOR_", "REDIS_", "TELEGRAM_", "SLACK_")
+T = TypeVar("T")
 
 
 def dozor_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -118,14 +119,20 @@ def polls_later(server: FeedServer, path: str = "/f.xml", count: int = 2) -> Non
     wait_until(lambda: server.hits(path) >= hits + count, what=f"{count} more polls of {path}")
 
 
-def stored_subscriptions(workdir: Path) -> list[Subscription]:
-    """What the service's embedded store in `workdir` holds, read after it stopped."""
+def read_store(workdir: Path, read: Callable[[Store], Awaitable[T]]) -> T:
+    """`read` on the service's embedded store in `workdir` (read after it stopped, or beside
+    it: SQLite lets a reader in)."""
 
-    async def read() -> list[Subscription]:
+    async def opened() -> T:
         store = await open_store(None, str(workdir / "dozor.db"))
         try:
-            return list(await store.subscriptions())
+            return await read(store)
         finally:
             await store.close()
 
-    return asyncio.run(read())
+    return asyncio.run(opened())
+
+
+def stored_subscriptions(workdir: Path) -> list[Subscription]:
+    """What the service's embedded store in `workdir` holds, read after it stopped."""
+    return list(read_store(workdir, lambda store: store.subscriptions()))

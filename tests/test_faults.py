@@ -4,7 +4,6 @@ what reached the fake Bot API: every alert once, none lost."""
 
 from __future__ import annotations
 
-import asyncio
 import resource
 import shutil
 import sqlite3
@@ -14,13 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import redis
 
-from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
-from tests.feeds import OTHER, Entry, feeds_yaml, rss
-from tests.service import Service, free_port, polls_later, wait_until
+from tests.feeds import OTHER, Entry, feeds_yaml, rss, subscribed
+from tests.service import Service, free_port, polls_later, read_store, wait_until
 
 SUBJECTS = [
     "Lukashenko meets Chinese trade envoy in Minsk",
@@ -45,21 +44,12 @@ def headline(message: SentMessage) -> tuple[int | str, str]:
 
 
 def chats_config(feed_server: FeedServer, chats: list[int]) -> str:
-    subs = "subscriptions:\n" + "".join(
-        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
-    )
+    subs = subscribed(*(f"telegram:{chat}" for chat in chats))
     return feeds_yaml((feed_server.url("/f.xml"), "Wire"), extra=subs)
 
 
 def outbox_depth(workdir: Path) -> int:
-    async def read() -> int:
-        store = await open_store(None, str(workdir / "dozor.db"))
-        try:
-            return await store.outbox_depth()
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    return read_store(workdir, lambda store: store.outbox_depth())
 
 
 def start_feed(tmp_path: Path, feed_server: FeedServer, chats: list[int]) -> None:
@@ -144,10 +134,9 @@ class OwnRedis:
         wait_until(self.answers, timeout=10, what="redis-server up")
 
     def answers(self) -> bool:
-        import redis
-
         try:
-            return bool(redis.Redis(port=self.port, socket_timeout=0.5).ping())
+            with redis.Redis(port=self.port, socket_timeout=0.5) as client:
+                return bool(client.ping())
         except redis.RedisError:
             return False
 
@@ -278,12 +267,13 @@ def test_a_full_disk_is_reported_and_retried_not_a_crash(
     assert code == 0 and "Traceback" not in log
 
 
-def retry_after_kept(calls: list[tuple[object, float, int | None, float]]) -> list[str]:
-    """(chat, arrival, status, retry_after) of one platform's sends, in arrival order: every
-    send to a chat that was told to wait came after the wait. Returns the breaches."""
+def retry_after_kept(sends: list[tuple[object, float, int | None]], wait: float) -> list[str]:
+    """(chat, arrival, status) of one platform's sends, in arrival order, where every 429 said
+    to wait `wait` seconds: each send to a chat that was told to wait came after the wait.
+    Returns the breaches."""
     told: dict[object, float] = {}
     breaches = []
-    for chat, arrived, status, wait in calls:
+    for chat, arrived, status in sends:
         if arrived < told.get(chat, 0.0) - 0.05:
             breaches.append(f"{chat}: sent {told[chat] - arrived:.2f}s early")
         if status == 429:
@@ -318,8 +308,8 @@ def test_telegram_failing_in_bursts_still_gets_every_alert_once(
     statuses = Counter(c.status for c in sends)
     expected = {429: 4, 500: 2, 0: 2, 502: 1, 504: 1, 200: 50}
     assert statuses == expected, statuses
-    told = [(c.params.get("chat_id"), c.time, c.status, 2.0) for c in sends]
-    assert retry_after_kept(told) == []
+    told = [(c.params.get("chat_id"), c.time, c.status) for c in sends]
+    assert retry_after_kept(told, 2.0) == []
 
 
 def test_slack_failing_in_bursts_still_gets_every_alert_once(
@@ -330,9 +320,7 @@ def test_slack_failing_in_bursts_still_gets_every_alert_once(
     for channel in channels:
         slack_api.add_channel(channel, name=channel.lower())
     feed_server.set("/f.xml", rss(*OTHER))
-    subs = "subscriptions:\n" + "".join(
-        f'  - {{topic: belarus, to: "slack:{channel}"}}\n' for channel in channels
-    )
+    subs = subscribed(*(f"slack:{channel}" for channel in channels))
     config = feeds_yaml((feed_server.url("/f.xml"), "Wire"), extra=subs)
     (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
     with Service(tmp_path, slack_api.env(socket_mode=True)) as running:
@@ -359,8 +347,8 @@ def test_slack_failing_in_bursts_still_gets_every_alert_once(
     sends = slack_api.calls("chat.postMessage")
     statuses = Counter(c.status for c in sends)
     assert statuses == {429: 3, 500: 1, 0: 2, 503: 1, 200: 25}, statuses
-    told = [(c.params.get("channel"), c.time, c.status, 2.0) for c in sends]
-    assert retry_after_kept(told) == []
+    told = [(c.params.get("channel"), c.time, c.status) for c in sends]
+    assert retry_after_kept(told, 2.0) == []
 
 
 def test_sigterm_returns_in_flight_work_within_a_bounded_time(
@@ -372,7 +360,7 @@ def test_sigterm_returns_in_flight_work_within_a_bounded_time(
     chats = [8001]
     start_feed(tmp_path, feed_server, chats)
     feed_server.dribble("/slow.xml", rss(*OTHER), chunk=1, interval=0.2)
-    subs = 'subscriptions:\n  - {topic: belarus, to: "telegram:8001"}\n'
+    subs = subscribed("telegram:8001")
     config = feeds_yaml(
         (feed_server.url("/f.xml"), "Wire"), (feed_server.url("/slow.xml"), "Slow"), extra=subs
     )

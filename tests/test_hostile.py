@@ -5,15 +5,13 @@ route to this machine, so a guard that failed would show up as a hit on the feed
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from bot.models import Feed
-from bot.store import open_store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
-from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss
-from tests.service import Service, wait_until
+from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss, subscribed
+from tests.service import Service, read_store, wait_until
 
 MB = 1024 * 1024
 CHAT = 7001
@@ -70,19 +68,9 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def feed_failures(workdir: Path, urls: list[str]) -> dict[str, int]:
-    async def read() -> dict[str, int]:
-        store = await open_store(None, str(workdir / "dozor.db"))
-        try:
-            states = await store.feed_states([Feed(url=url, name="x").id for url in urls])
-            return {
-                url: states[Feed(url=url, name="x").id].failures
-                for url in urls
-                if Feed(url=url, name="x").id in states
-            }
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    ids = {url: Feed(url=url, name="x").id for url in urls}
+    states = read_store(workdir, lambda store: store.feed_states(list(ids.values())))
+    return {url: states[ids[url]].failures for url in urls if ids[url] in states}
 
 
 def test_hostile_feeds_fail_one_by_one_and_the_service_goes_on(
@@ -107,7 +95,7 @@ def test_hostile_feeds_fail_one_by_one_and_the_service_goes_on(
     # read without what makes them dangerous: their entity declarations are cut out first
     readable = ["/laughs.xml", "/xxe.xml", "/utf8.xml", "/huge.xml"]
     paths = [*failing, *readable, "/good.xml"]
-    subs = f'subscriptions:\n  - {{topic: belarus, to: "telegram:{CHAT}"}}\n'
+    subs = subscribed(f"telegram:{CHAT}")
     config = feeds_yaml(*((feed_server.url(p), p.strip("/.xml")) for p in paths), extra=subs)
     (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
     env = {**telegram_api.env(), "DOZOR_FETCH_TIMEOUT": "5s"}

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
-from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss
+from tests.feeds import MATCHING, OTHER, Entry, feeds_yaml, rss, subscribed
 from tests.service import Service, polls_later, wait_until
 
 CHAT = 42
@@ -99,9 +99,7 @@ def test_three_replicas_share_feeds_and_send_budgets(
     paths = ["/a.xml", "/b.xml", "/c.xml"]
     for path in paths:
         feed_server.set(path, rss(*OTHER))
-    subs = "subscriptions:\n" + "".join(
-        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
-    )
+    subs = subscribed(*(f"telegram:{chat}" for chat in chats))
     config = feeds_yaml(*((feed_server.url(p), p[1]) for p in paths), extra=subs)
     (tmp_path / "feeds.yaml").write_text(config, encoding="utf-8")
     telegram_api.enforce_limits()

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram, _plain_text
-from tests.feeds import MATCHING, OTHER, Entry, atom, feeds_yaml, rss
+from tests.feeds import MATCHING, OTHER, Entry, atom, feeds_yaml, rss, subscribed
 from tests.service import Service, free_port, polls_later, stored_subscriptions, wait_until
 
 CONFIG = """\
@@ -193,9 +193,7 @@ def test_restart_in_a_burst_delivers_every_alert_once(
     tmp_path: Path, telegram_api: FakeTelegram, feed_server: FeedServer
 ) -> None:
     chats = list(range(1000, 1025))
-    subs = "subscriptions:\n" + "".join(
-        f'  - {{topic: belarus, to: "telegram:{chat}"}}\n' for chat in chats
-    )
+    subs = subscribed(*(f"telegram:{chat}" for chat in chats))
     write_config(tmp_path, feed_server, backfill=10, subscriptions=subs)
     feed_server.set("/f.xml", rss(MATCHING[0], MATCHING[1]))
     with Service(tmp_path, telegram_api.env()) as first:
