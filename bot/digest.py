@@ -9,7 +9,7 @@ fragments (a story, a list line), never inside a link or an entity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import escape
@@ -373,6 +373,14 @@ def _pack(fragments: Sequence[tuple[str, str]], limit: int) -> list[str]:
     return messages
 
 
+def _story_that_fits(render: Callable[[bool, bool], str], url: str, limit: int) -> str:
+    """A story rendered as fully as `limit` allows: linked with its excerpt, linked without,
+    then plain; `render(link, with_excerpt)` draws it for one platform."""
+    link = _linkable(url)
+    options = (render(link, True), render(link, False), render(False, False))
+    return _first_fitting(options, limit)
+
+
 def _first_fitting(options: Iterable[str], limit: int) -> str:
     """The fullest rendering that fits; the last option is small enough by construction."""
     chosen = ""
@@ -420,9 +428,7 @@ def _telegram_story(n: int, story: Story) -> str:
         tail = f"\n{escape(story.excerpt)}" if with_excerpt and story.excerpt else ""
         return f"{n}. {title}{meta}{tail}"
 
-    link = _linkable(story.url)
-    options = (render(link, True), render(link, False), render(False, False))
-    return _first_fitting(options, TELEGRAM_LIMIT)
+    return _story_that_fits(render, story.url, TELEGRAM_LIMIT)
 
 
 def _telegram_line(story: Story) -> str:
@@ -481,9 +487,7 @@ def _slack_story(n: int, story: Story) -> str:
         tail = f"\n{mrkdwn_escape(story.excerpt)}" if with_excerpt and story.excerpt else ""
         return f"{n}. {title}{tail}"
 
-    link = _linkable(story.url)
-    options = (render(link, True), render(link, False), render(False, False))
-    return _first_fitting(options, SLACK_SECTION_LIMIT)
+    return _story_that_fits(render, story.url, SLACK_SECTION_LIMIT)
 
 
 def _slack_line(story: Story) -> str:
