@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import cluster, delivery, matching, pipeline, polling
+from bench import cluster, delivery, matching, pipeline, polling, scheduling
 
 
 def main(argv: list[str]) -> int:
-    which = set(argv) or {"pipeline", "matching", "polling", "delivery", "cluster"}
+    which = set(argv) or {"pipeline", "matching", "polling", "scheduling", "delivery", "cluster"}
     if "pipeline" in which:
         pipeline.main()
     if "polling" in which:
         asyncio.run(polling.main())
+    if "scheduling" in which:
+        asyncio.run(scheduling.main())
     if "cluster" in which:
         cluster.main()
     if "matching" in which:
