@@ -224,6 +224,9 @@ class FeedState:
     polls: int = 0
     body_digest: str | None = None  # the last good body's fingerprint (bot.known)
     item_digests: tuple[str, ...] = ()  # its items' fingerprints, to skip what was read
+    # When the body was last read whole, every item in it marked seen again: items that stay in
+    # a feed (answered by 304s, or skipped as known) must not outlive their seen marks.
+    read_whole: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,17 @@ def at_most(parsed: ParsedFeed, limit: int) -> ParsedFeed:
     return replace(parsed, items=kept, warning=warning)
 
 
+def needs_whole_read(state: FeedState, feed: Feed, now: float) -> bool:
+    """Whether this poll must fetch without validators and read every item: an item that stays
+    in a feed is marked seen again only when the body is read whole, and a 304 or a body read
+    only for its new items marks nothing. Every half dedup window is well before a mark could
+    expire (and the item alert again)."""
+    if state.last_success is None:
+        return False  # a first poll reads everything anyway
+    last = state.read_whole if state.read_whole is not None else 0.0
+    return now - last >= feed.dedup_days * 86400.0 / 2
+
+
 def is_backing_off(state: FeedState, now: float) -> bool:
     return state.retry_at is not None and now < state.retry_at
 
@@ -151,8 +162,10 @@ class Poller:
         now = self._clock()
         if not force and is_backing_off(state, now):
             return PollReport(feed, "backing_off", error=state.last_error)
+        whole = needs_whole_read(state, feed, now)
+        validators = (None, None) if whole else (state.etag, state.last_modified)
         try:
-            result = await self._fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
+            result = await self._fetch(feed.url, etag=validators[0], last_modified=validators[1])
         except FetchError as exc:
             return await self._failed(feed, state, str(exc), exc.retry_after, kind=exc.kind)
         if result.status == 304:
@@ -162,12 +175,12 @@ class Poller:
             log.debug("not modified", extra={"feed": feed.url})
             return PollReport(feed, "not_modified")
         seen = Seen(digest(result.body), None)
-        if state.last_success is not None and seen.body == state.body_digest:
+        if not whole and state.last_success is not None and seen.body == state.body_digest:
             return await self._unchanged(feed, state, result, seen, len(state.item_digests))
         shape = layout(result.body)
         if shape is not None:
             seen = Seen(seen.body, shape.hashes)
-        unknown = self._unknown(state, shape)
+        unknown = None if whole else self._unknown(state, shape)
         if unknown == []:  # every item read before: nothing to parse
             return await self._unchanged(feed, state, result, seen, len(seen.items or ()))
         parsed = None
@@ -177,13 +190,15 @@ class Poller:
             )
             if parsed.warning or not parsed.items:
                 parsed = None  # the cut-down body reads differently: read it all
+        read_whole = state.read_whole
         if parsed is None:
             parsed = await parse_feed_async(
                 result.body, url=result.url, content_type=result.content_type
             )
+            read_whole = now
         if not parsed.items and parsed.warning:
             return await self._failed(feed, state, parsed.warning, None, kind="parse")
-        return await self._commit(feed, state, result, at_most(parsed, MAX_ITEMS), seen)
+        return await self._commit(feed, state, result, at_most(parsed, MAX_ITEMS), seen, read_whole)
 
     @staticmethod
     def _unknown(state: FeedState, shape: Layout | None) -> list[int] | None:
@@ -215,6 +230,7 @@ class Poller:
         result: FetchResult,
         parsed: ParsedFeed,
         seen: Seen,
+        read_whole: float | None,
     ) -> PollReport:
         keys = [item.key for item in parsed.items]
         now = self._clock()
@@ -234,6 +250,7 @@ class Poller:
             after_success(state, now=now, result=result, new_items=len(new)),
             body_digest=seen.body,
             item_digests=seen.items or (),
+            read_whole=read_whole,
         )
         queued = await self._store.commit_poll(
             feed.id, keys, alerts, new_state, now=now, keep_seconds=feed.dedup_days * 86400.0

@@ -187,6 +187,40 @@ async def test_an_unread_item_without_its_own_id_has_the_whole_feed_read(
     assert (report.items, report.new_items, len(report.alerts)) == (6, 1, 1)
 
 
+@pytest.mark.parametrize("validators", [True, False], ids=["304s", "no-validators"])
+async def test_items_that_stay_in_a_feed_past_the_dedup_window_never_alert_again(
+    open_rig, feed_server: FeedServer, validators: bool
+) -> None:
+    """A feed answered by 304s (or whose old items are skipped as known) for longer than its
+    dedup window: its items are read whole again within each half window, so their seen marks
+    never lapse while they stay in the feed, and nothing is sent twice."""
+    headers = {"etag": validators, "last_modified": validators}
+    feed_server.set("/f.xml", rss(*MATCHING, *OTHER), **headers)
+    rig = await open_rig()
+    feed = replace(feed_at(feed_server, "/f.xml"), dedup_days=30)
+    assert len((await rig.poller.poll(feed)).alerts) == 3
+    await rig.dispatcher.drain()
+    assert len(rig.printed()) == 3
+    day = 86400.0
+    expected = "not_modified" if validators else "unchanged"
+    rig.clock.now += 10 * day
+    assert (await rig.poller.poll(feed)).outcome == expected
+    rig.clock.now += 6 * day  # past half the window: fetched without validators, read whole
+    report = await rig.poller.poll(feed)
+    assert (report.items, report.new_items) == (5, 0)
+    assert not feed_server.last_request("/f.xml").headers.get("if-none-match")
+    rig.clock.now += 1 * day  # and then conditional and skipped again
+    assert (await rig.poller.poll(feed)).outcome == expected
+    # day 40: the first marks would have lapsed; a new item without a guid makes it a whole read
+    rig.clock.now += 23 * day
+    bare = Entry("Lukashenko opens a plant", "https://news.example/a/1", None, minutes=9)
+    feed_server.set("/f.xml", rss(bare, *MATCHING, *OTHER), **headers)
+    report = await rig.poller.poll(feed)
+    assert (report.items, report.new_items, len(report.alerts)) == (6, 1, 1)
+    await rig.dispatcher.drain()
+    assert [line["title"] for line in rig.printed()] == [bare.title]
+
+
 async def test_backfill_zero_remembers_without_alerting(open_rig, feed_server: FeedServer) -> None:
     feed_server.set("/f.xml", rss(*MATCHING))
     rig = await open_rig()
