@@ -183,7 +183,7 @@ def simhash(features: dict[str, int], bits: int = BITS) -> int:
         return _simhash_by_bit(features, bits)
     lanes = 0
     for feature, weight in features.items():
-        lanes += _spread(_hash(feature, bits)) * weight
+        lanes += _lanes(feature, bits) * weight
     value = 0
     for bit in range(bits):
         if 2 * ((lanes >> (_LANE * bit)) & _LANE_MASK) > total:
@@ -225,6 +225,12 @@ def _spread(value: int) -> int:
         value >>= 8
         index += 1
     return spread
+
+
+@lru_cache(maxsize=1 << 16)
+def _lanes(feature: str, bits: int) -> int:
+    """A feature's hash spread into lanes; cached, as news repeats its words."""
+    return _spread(_hash(feature, bits))
 
 
 def _simhash_by_bit(features: dict[str, int], bits: int) -> int:
@@ -395,6 +401,7 @@ class StoryIndex:
 
     def _nearest(self, fingerprint: int, oldest: float) -> _Entry | None:
         limit = self.settings.max_distance
+        radius = limit // len(self._blocks)
         entries = self._entries
         best: _Entry | None = None
         best_rank: tuple[int, float, int] = (limit + 1, math.inf, 0)
@@ -404,11 +411,11 @@ class StoryIndex:
             if not table:
                 continue
             key = (fingerprint >> shift) & ((1 << width) - 1)
-            get = table.get
-            for probe in probes:
-                bucket = get(key ^ probe)
-                if not bucket:
-                    continue
+            if len(table) < len(probes):  # fewer buckets than probes: look at each bucket
+                buckets = [b for k, b in table.items() if (k ^ key).bit_count() <= radius]
+            else:
+                buckets = [b for b in map(table.get, [key ^ p for p in probes]) if b]
+            for bucket in buckets:
                 for other, number in bucket:
                     bits = (other ^ fingerprint).bit_count()
                     if bits > limit:

@@ -681,16 +681,17 @@ def test_lanes_give_the_bit_by_bit_simhash(items: dict[str, tuple[str, Item]]) -
             assert simhash(features, bits) == _simhash_by_bit(features, bits)
 
 
-def test_the_index_finds_what_a_scan_finds() -> None:
+@pytest.mark.parametrize("size", [3000, 60], ids=["probed", "few-buckets-scanned"])
+def test_the_index_finds_what_a_scan_finds(size: int) -> None:
     rnd = random.Random(7)
     settings = ClusterSettings(max_distance=DEFAULT_SETTINGS.max_distance)
     index = StoryIndex(settings)
-    stored = [rnd.getrandbits(BITS) for _ in range(3000)]
+    stored = [rnd.getrandbits(BITS) for _ in range(size)]
     for number, value in enumerate(stored):
         index.add(f"k{number}", value, f"s{number}", float(number))
     queries = [
         value ^ sum(1 << bit for bit in rnd.sample(range(BITS), rnd.randrange(0, 14)))
-        for value in rnd.sample(stored, 300)
+        for value in rnd.sample(stored, min(size, 300))
     ]
     queries += [rnd.getrandbits(BITS) for _ in range(100)]
     for query in queries:
@@ -700,7 +701,7 @@ def test_the_index_finds_what_a_scan_finds() -> None:
             if distance(query, value) <= settings.max_distance
         ]
         expected = f"s{min(near)[1]}" if near else None
-        assert index.find(query, canonical_url=None, now=3000.0) == expected
+        assert index.find(query, canonical_url=None, now=float(size)) == expected
 
 
 def test_re_adding_a_link_replaces_it() -> None:
