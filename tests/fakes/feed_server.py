@@ -149,10 +149,12 @@ class FeedServer:
         keep_alive: bool = False,
     ) -> None:
         """keep_alive: whole responses leave the connection open for the next request, as
-        real servers do (streamed ones always close it); off, every answer closes it."""
+        real servers do (streamed ones always close it); off, every answer closes it. Files
+        are served with an ETag and Last-Modified unless `validators` is set to False."""
         self.corpus_dir = Path(corpus_dir).resolve() if corpus_dir is not None else None
         self.host = host
         self.keep_alive = keep_alive
+        self.validators = True
         self._routes: dict[str, _Route] = {}
         self._stats = _Stats()
         self._lock = threading.Lock()
@@ -359,8 +361,12 @@ class FeedServer:
             content_type="application/xml",
             status=200,
             headers={},
-            etag=f'"{hashlib.sha256(body).hexdigest()[:20]}"',
-            last_modified=email.utils.formatdate(file.stat().st_mtime, usegmt=True),
+            etag=f'"{hashlib.sha256(body).hexdigest()[:20]}"' if self.validators else None,
+            last_modified=(
+                email.utils.formatdate(file.stat().st_mtime, usegmt=True)
+                if self.validators
+                else None
+            ),
             encoding=None,
             delay=0.0,
         )
