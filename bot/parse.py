@@ -112,8 +112,9 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     headers = _xml_headers(body, content_type)
     fast = _read_fast(body, headers)
     if fast is not None:
-        title, items = _normalised(fast.version, fast.feed, fast.entries, url)
-        return ParsedFeed(title, items, None, fast.version)
+        read, warning = fast
+        title, items = _normalised(read.version, read.feed, read.entries, url)
+        return ParsedFeed(title, items, warning, read.version)
     encoding: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, encoding)
     if not encoding.get("encoding"):
@@ -141,21 +142,45 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     return ParsedFeed(title, items, "; ".join(problems) or None, version)
 
 
-def _read_fast(body: bytes, headers: dict[str, str]) -> FeedRead | None:
-    """The feed as `bot.fastparse` reads it, or None when feedparser must: the encoding
-    feedparser would pick must decode cleanly, and no DOCTYPE subset may have been cut (that
-    is worth a warning, which feedparser's road gives)."""
+def _read_fast(body: bytes, headers: dict[str, str]) -> tuple[FeedRead, str | None] | None:
+    """The feed as `bot.fastparse` reads it, with the warning feedparser's road would give, or
+    None when feedparser must. The encoding feedparser picks must decode the body (a fallback
+    it had to make, as from invalid UTF-8 to windows-1252, is only a warning: both roads then
+    read the same converted bytes), and no DOCTYPE subset may have been cut (that is worth a
+    warning, which feedparser's road gives)."""
     data = utf8_as_is(body, headers["content-type"])
-    if data is None:
-        encoding: dict[str, Any] = {}
-        data = convert_to_utf8(headers, body, encoding)
-        if not encoding.get("encoding") or encoding.get("bozo_exception") is not None:
-            return None
+    if data is not None:
+        read = _read_utf8(data)
+        if read is not None or _is_valid_utf8(data):
+            return None if read is None else (read, None)
+        # invalid UTF-8, which lxml refused: feedparser's detection falls back to another
+        # encoding, and both roads read what it converted
+    encoding: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, encoding)
+    if not encoding.get("encoding"):
+        return None
+    read = _read_utf8(data)
+    if read is None:
+        return None
+    fallback = encoding.get("bozo_exception")
+    return read, None if fallback is None else f"encoding: {fallback}"
+
+
+def _read_utf8(data: bytes) -> FeedRead | None:
+    """`bot.fastparse`'s reading of UTF-8 `data` once DOCTYPE subsets are cut, or None."""
     try:
         data, subset_removed = strip_internal_subsets(data)
     except RefusedError:
         return None  # feedparser's road refuses it, in the same words
     return None if subset_removed else read_feed(data)
+
+
+def _is_valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _normalised(

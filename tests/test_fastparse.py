@@ -29,12 +29,12 @@ from tests.conftest import CORPUS
 
 FEED_URL = "https://feeds.example.org/news/feed.xml"
 ITEM_FIELDS = ("key", "url", "canonical_url", "title", "summary", "published", "categories")
-# Files the fast road must leave to feedparser: broken XML, a wrong encoding, Atom inside XHTML.
+# Files the fast road must leave to feedparser: broken XML (feedparser's loose parser reads it,
+# and reads it differently), Atom inside XHTML (a DOCTYPE, and feedparser's <body> handling).
 LEFT_TO_FEEDPARSER = {
     "en_guardian_world_2022-09-25_rss2_noxmldecl.xml",
     "en_reuters_mostread_2020_broken_server_error.xml",
     "pl_openstreetmap_org_pl_wordpress_rss2.xml",
-    "fr_lecerclepsy_rss2_latin1_no_xmldecl.xml",
     "en_tablix_atom_wrapped_in_xhtml_html.xml",
 }
 
@@ -479,6 +479,24 @@ def test_encodings_read_the_same_both_ways(body: bytes, content_type: str | None
     reading = read_both(body, content_type=content_type)
     found = list(differences("encoding", reading))
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<rss version='2.0'><channel><item><title>caf\xe9 \x93quoted\x94</title></item>"
+        b"</channel></rss>",
+        b"\xef\xbb\xbf<rss version='2.0'><channel><item><title>caf\xe9</title></item>"
+        b"</channel></rss>",
+    ],
+)
+def test_invalid_utf8_is_read_fast_as_feedparser_decodes_it(body: bytes) -> None:
+    """feedparser falls back to windows-1252 and says so: both roads read the same converted
+    bytes, and give the same warning."""
+    reading = read_both(body)
+    assert reading.fast_road_taken
+    assert not list(differences("fallback", reading))
+    assert reading.fast.warning is not None and reading.fast.warning.startswith("encoding: ")
 
 
 def test_doubtful_documents_are_left_to_feedparser() -> None:
