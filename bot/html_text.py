@@ -55,11 +55,16 @@ RAW_TEXT_ELEMENTS = frozenset(
     {"script", "style", "iframe", "noembed", "noframes", "xmp", "textarea", "title"}
 )
 ENTITY_DECODED_RAW_TEXT = frozenset({"textarea", "title"})
+# What a tag outside hidden elements leaves in the text, by lower-cased name: nothing for an
+# inline element, a space for any other (the default), and None for a hidden or raw-text one,
+# whose start tag opens a body that is not simply text.
+TAG_PIECES: dict[str, str | None] = dict.fromkeys(INLINE_ELEMENTS, "") | dict.fromkeys(
+    HIDDEN_ELEMENTS | RAW_TEXT_ELEMENTS, None
+)
 # Invisible format characters that split words for matching (soft hyphen, zero-width space,
 # word joiner, BOM) are dropped; control characters become spaces.
 INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # Scanning helpers for the tokenizer (they find the next character that matters, they do not
 # match tags): where a tag name ends, the next `>` or `=` inside a tag, the end of an unquoted
@@ -79,17 +84,19 @@ TAG_LIKE = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:[\s/][^<>]*)?>")
 PLAIN_TAG = re.compile(
     r"<(/?)([A-Za-z][^\s/>]*+)(?:[^>=]|=\s*+(?:\"[^\"]*\"|'[^']*'|(?![\"'])[^\s>]*+))*+>"
 )
-NOT_PLAIN = re.compile(r"<[A-Za-z/!?]")  # markup the one-regex reading leaves to the tokenizer
+NOT_PLAIN = r"<[A-Za-z/!?]"  # markup the one-regex reading leaves to the tokenizer
+# The next tag, or else the next markup that is no plain tag (group 2 then None); a `<` that is
+# neither is text, and the search passes it by.
+MARKUP = re.compile(f"{PLAIN_TAG.pattern}|{NOT_PLAIN}")
 UNUSUAL_CHARACTERS = re.compile(f"{INVISIBLE.pattern}|{CONTROLS.pattern}")
+SPACE_RUN = re.compile("  +")
 
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags removed with spaces kept between blocks, hidden
     elements' bodies dropped, entities decoded, whitespace folded to single spaces."""
-    if "<" not in html and "&" not in html:
-        return fold_whitespace(html)
     if "<" not in html:
-        return fold_whitespace(unescape(html))
+        return fold_whitespace(unescape(html) if "&" in html else html)
     text, stop = _plain_markup_text(html)
     if stop < len(html):
         text += "".join(_Tokenizer(html[stop:]).text())
@@ -97,30 +104,40 @@ def html_to_text(html: str) -> str:
 
 
 def _plain_markup_text(html: str) -> tuple[str, int]:
-    """The tokenizer's text of the plain start of `html` (tags outside hidden and raw-text
-    elements: most feed HTML is nothing else), read tag by tag with one regular expression,
-    and where the tokenizer must take over (no hidden element is open there, so it may start
-    afresh). A failed match ends the plain part, so time stays linear."""
+    """The tokenizer's text of the plain part of `html` (tags, comments and raw-text elements
+    such as `<script>` outside other hidden elements: most feed HTML is nothing else), read
+    with regular expressions, and where the tokenizer must take over (no hidden element is
+    open there, so it may start afresh). Markup that is no plain tag ends the plain part
+    (past a comment), so time stays linear."""
     text: list[str] = []
+    end = len(html)
     run_start = pos = 0
-    while (lt := html.find("<", pos)) >= 0:
-        tag = PLAIN_TAG.match(html, lt)
-        if tag is None:
-            if NOT_PLAIN.match(html, lt):
-                break  # a comment, CDATA, an unterminated tag, …
-            pos = lt + 1  # a "<" that is only text
-            continue
-        name = tag.group(2).lower()
-        if name in HIDDEN_ELEMENTS or name in RAW_TEXT_ELEMENTS:
-            break
+    while (tag := MARKUP.search(html, pos)) is not None:
+        lt, pos = tag.span()
+        slash, raw_name = tag.groups()
+        if raw_name is None:  # a comment, CDATA, an unterminated tag, …
+            if not html.startswith("<!--", lt):
+                break
+            piece, pos = "", _comment_end(html, lt + 4)
+        else:
+            name = raw_name.lower()
+            kind = TAG_PIECES.get(name, SEPARATOR)
+            if kind is not None:
+                piece = kind
+            elif slash:  # no hidden element is open: an end tag is only a boundary
+                piece = SEPARATOR
+            elif name in RAW_TEXT_ELEMENTS and pos < end and html[pos - 2 : pos] != "/>":
+                pos, piece = _raw_text(html, name, pos)
+            else:
+                break  # an element whose body is hidden up to its end tag, or a rare one
         run = html[run_start:lt]
         text.append(unescape(run) if "&" in run else run)
-        text.append("" if name in INLINE_ELEMENTS else SEPARATOR)
-        run_start = pos = tag.end()
+        text.append(piece)
+        run_start = pos
     else:
         run = html[run_start:]
         text.append(unescape(run) if "&" in run else run)
-        return "".join(text), len(html)
+        return "".join(text), end
     return "".join(text), run_start
 
 
@@ -139,9 +156,13 @@ def fold_whitespace(text: str) -> str:
     if text.isprintable():  # no whitespace but spaces, no invisible or control characters
         if "  " not in text and text[:1] != " " and text[-1:] != " ":
             return text  # folded already (as html_to_text's output is)
-        return " ".join(text.split())
-    if not UNUSUAL_CHARACTERS.search(text):
-        return " ".join(text.split())
+        return SPACE_RUN.sub(" ", text).strip(" ")  # what split() and join() give, sooner
+    # Folded first: if what is left is printable (or, more rarely, holds nothing unusual), no
+    # invisible or control character was there but the few that split() takes for whitespace
+    # (as the general answer does, turning them into spaces first).
+    folded = " ".join(text.split())
+    if folded.isprintable() or not UNUSUAL_CHARACTERS.search(folded):
+        return folded
     return " ".join(CONTROLS.sub(" ", INVISIBLE.sub("", text)).split())
 
 
@@ -152,11 +173,6 @@ class _Tokenizer:
         self.html = html
         self.hidden: list[str] = []  # open hidden elements, innermost last
         self.open_count: dict[str, int] = {}  # how many of each are in `hidden`
-
-    @functools.cached_property
-    def lower(self) -> str:
-        """The input lower-cased in ASCII only: same length, unlike `str.lower()`."""
-        return self.html.translate(ASCII_LOWER)
 
     def text(self) -> Iterator[str]:
         html, end = self.html, len(self.html)
@@ -178,7 +194,7 @@ class _Tokenizer:
         html, end = self.html, len(self.html)
         after = html[lt + 1 : lt + 2]
         if html.startswith("<!--", lt):
-            return self._comment_end(lt + 4), ""
+            return _comment_end(html, lt + 4), ""
         if html.startswith("<![CDATA[", lt):
             close = html.find("]]>", lt + 9)
             close = end if close < 0 else close
@@ -188,74 +204,23 @@ class _Tokenizer:
         if after == "/":
             if html[lt + 2 : lt + 3].isascii() and html[lt + 2 : lt + 3].isalpha():
                 name, pos = self._tag_name(lt + 2)
-                return self._tag_end(pos), self._end_tag(name)
+                return _tag_end(html, pos), self._end_tag(name)
             if lt + 2 >= end:
                 return end, "</"
             return _past(html.find(">", lt + 2), end), ""  # `</>` or a bogus comment
         if after.isascii() and after.isalpha():
             name, pos = self._tag_name(lt + 1)
-            pos = self._tag_end(pos)
+            pos = _tag_end(html, pos)
             self_closing = html[pos - 2 : pos] == "/>"
             if name in RAW_TEXT_ELEMENTS and not self_closing and pos < end:
-                return self._raw_text(name, pos)
+                return _raw_text(html, name, pos)
             return pos, self._start_tag(name, self_closing)
         return lt + 1, "<"
-
-    def _comment_end(self, pos: int) -> int:
-        # HTML5 closes `<!-->` and `<!--->` at once; an unterminated comment runs to the end.
-        for abrupt in (">", "->"):
-            if self.html.startswith(abrupt, pos):
-                return pos + len(abrupt)
-        match = COMMENT_END.search(self.html, pos)
-        return match.end() if match else len(self.html)
 
     def _tag_name(self, pos: int) -> tuple[str, int]:
         match = TAG_NAME_END.search(self.html, pos)
         stop = match.start() if match else len(self.html)
         return self.html[pos:stop].lower(), stop
-
-    def _tag_end(self, pos: int) -> int:
-        """Index just past the tag's `>`; quoted attribute values may hold `>`. An unterminated
-        tag runs to the end of the input (HTML5 drops it)."""
-        html, end = self.html, len(self.html)
-        while (match := TAG_STOP.search(html, pos)) is not None:
-            pos = match.start()
-            if html[pos] == ">":
-                return pos + 1
-            spaces = SPACES.match(html, pos + 1)
-            pos = spaces.end() if spaces else pos + 1
-            quote = html[pos : pos + 1]
-            if quote in ('"', "'"):
-                close = html.find(quote, pos + 1)
-                if close < 0:
-                    return end
-                pos = close + 1
-            else:
-                value_end = UNQUOTED_VALUE_END.search(html, pos)
-                if value_end is None:
-                    return end
-                pos = value_end.start()
-        return end
-
-    def _raw_text(self, name: str, pos: int) -> tuple[int, str]:
-        """Content of a raw-text element up to its end tag (or the end of the input)."""
-        close = self._closing_tag(name, pos)
-        content = self.html[pos:close]
-        after = self._tag_end(close + 2 + len(name)) if close < len(self.html) else close
-        if name in HIDDEN_ELEMENTS:
-            return after, SEPARATOR
-        if name in ENTITY_DECODED_RAW_TEXT:
-            content = unescape(content)
-        return after, f" {content} "
-
-    def _closing_tag(self, name: str, pos: int) -> int:
-        needle, end = "</" + name, len(self.html)
-        while (found := self.lower.find(needle, pos)) >= 0:
-            follower = self.html[found + len(needle) : found + len(needle) + 1]
-            if follower in ("", ">", "/") or follower.isspace():
-                return found
-            pos = found + 1
-        return end
 
     def _start_tag(self, name: str, self_closing: bool) -> str:
         if name in HIDDEN_ELEMENTS and not self_closing:
@@ -271,6 +236,66 @@ class _Tokenizer:
             self.open_count[name] -= 1
             return SEPARATOR
         return "" if name in INLINE_ELEMENTS else SEPARATOR
+
+
+def _comment_end(html: str, pos: int) -> int:
+    """Just past the comment whose text starts at `pos`. HTML5 closes `<!-->` and `<!--->` at
+    once; an unterminated comment runs to the end."""
+    for abrupt in (">", "->"):
+        if html.startswith(abrupt, pos):
+            return pos + len(abrupt)
+    match = COMMENT_END.search(html, pos)
+    return match.end() if match else len(html)
+
+
+def _tag_end(html: str, pos: int) -> int:
+    """Index just past the tag's `>`; quoted attribute values may hold `>`. An unterminated
+    tag runs to the end of the input (HTML5 drops it)."""
+    end = len(html)
+    while (match := TAG_STOP.search(html, pos)) is not None:
+        pos = match.start()
+        if html[pos] == ">":
+            return pos + 1
+        spaces = SPACES.match(html, pos + 1)
+        pos = spaces.end() if spaces else pos + 1
+        quote = html[pos : pos + 1]
+        if quote in ('"', "'"):
+            close = html.find(quote, pos + 1)
+            if close < 0:
+                return end
+            pos = close + 1
+        else:
+            value_end = UNQUOTED_VALUE_END.search(html, pos)
+            if value_end is None:
+                return end
+            pos = value_end.start()
+    return end
+
+
+def _raw_text(html: str, name: str, pos: int) -> tuple[int, str]:
+    """Where the raw-text element `name` whose content starts at `pos` ends (past its end tag,
+    or the end of the input), and the text it stands for."""
+    close = _closing_tag(html, name, pos)
+    after = _tag_end(html, close + 2 + len(name)) if close < len(html) else close
+    if name in HIDDEN_ELEMENTS:
+        return after, SEPARATOR
+    content = html[pos:close]
+    if name in ENTITY_DECODED_RAW_TEXT:
+        content = unescape(content)
+    return after, f" {content} "
+
+
+@functools.cache
+def _end_tag_pattern(name: str) -> re.Pattern[str]:
+    """`</name` in any ASCII case (only: as HTML5 compares), then the end of the input,
+    whitespace, `/` or `>`. `name` is one of the few raw-text elements."""
+    return re.compile(f"(?ai:</{name})(?![^\\s/>])")
+
+
+def _closing_tag(html: str, name: str, pos: int) -> int:
+    """Where the end tag of raw-text element `name` starts, or the end of the input."""
+    found = _end_tag_pattern(name).search(html, pos)
+    return found.start() if found else len(html)
 
 
 def _past(index: int, end: int) -> int:

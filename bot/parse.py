@@ -35,7 +35,7 @@ from feedparser.encodings import convert_to_utf8
 from bot.fastparse import FeedRead, read_feed, utf8_as_is
 from bot.html_text import fold_whitespace, html_to_text, looks_like_markup
 from bot.models import Item
-from bot.urls import absolute_http_url, canonical_url
+from bot.urls import web_and_canonical_url
 from bot.xmlsafe import (
     ELEMENT_START,
     RefusedError,
@@ -67,6 +67,7 @@ class _Entry:
 
     guid: str
     url: str
+    canonical_url: str  # of url, "" without one
     title: str
     summary: str
     published: datetime | None
@@ -197,10 +198,11 @@ def _normalised(
 
 def _text(element: Mapping[str, Any], key: str, literal: bool) -> str:
     """An element's plain text: HTML converted, declared plain text kept as written."""
-    detail = element.get(DETAIL_KEYS.get(key) or f"{key}_detail")
-    if literal and _is_mapping(detail) and detail.get("type") == "text/plain":
+    detail = element.get(DETAIL_KEYS[key])
+    content_type = detail.get("type") if _is_mapping(detail) else None
+    if literal and content_type == "text/plain":
         return fold_whitespace(str(element.get(key) or ""))
-    return _plain(element.get(key, ""), _is_html(detail))
+    return _plain(element.get(key, ""), content_type in HTML_TYPES)
 
 
 def _xml_entry(base: str, entry: Mapping[str, Any], *, literal: bool) -> _Entry | None:
@@ -214,20 +216,30 @@ def _xml_entry(base: str, entry: Mapping[str, Any], *, literal: bool) -> _Entry 
     guid = str(entry.get("id") or "").strip()
     # feedparser copies a permalink GUID into a missing link: only an absolute one is a link.
     from_guid = bool(entry.get("guidislink")) and link.strip() == guid
-    url = absolute_http_url(link, "" if from_guid else base)
+    url, canonical = web_and_canonical_url(link, "" if from_guid else base)
     if not (guid or url or title or summary):
         return None  # an empty <item/> (the corpus has one nested inside another item)
     published = _utc(_own(entry, "published_parsed")) or _utc(_own(entry, "updated_parsed"))
-    tags = (tag.get("term") or tag.get("label") or "" for tag in entry.get("tags") or ())
     return _Entry(
         guid=guid,
         url=url,
+        canonical_url=canonical,
         title=title,
         summary=summary,
         published=published,
         date_text=str(_own(entry, "published") or _own(entry, "updated") or ""),
-        categories=_unique(_plain(str(tag), False) for tag in tags),
+        categories=_categories(entry.get("tags") or ()),
     )
+
+
+def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The tags' terms (else labels) as plain text, each once, in order."""
+    found: dict[str, None] = {}
+    for tag in tags:
+        term = _plain(str(tag.get("term") or tag.get("label") or ""), False)
+        if term:
+            found[term] = None
+    return tuple(found)
 
 
 def _xml_headers(body: bytes, content_type: str | None) -> dict[str, str]:
@@ -313,7 +325,7 @@ def _json_entry(base: str, item: Mapping[str, Any]) -> _Entry | None:
     if not summary:
         summary = _plain(_string(item.get("content_html")), True)
     link = _string(item.get("url")) or _string(item.get("external_url"))
-    url = absolute_http_url(link, base)
+    url, canonical = web_and_canonical_url(link, base)
     raw_id = item.get("id")
     is_id = isinstance(raw_id, str | int) and not isinstance(raw_id, bool)
     guid = str(raw_id).strip() if is_id else ""
@@ -325,6 +337,7 @@ def _json_entry(base: str, item: Mapping[str, Any]) -> _Entry | None:
     return _Entry(
         guid=guid,
         url=url,
+        canonical_url=canonical,
         title=title,
         summary=summary,
         published=_iso_utc(_string(item.get("date_published")))
@@ -354,13 +367,13 @@ def _keyed_items(entries: Iterable[_Entry]) -> tuple[Item, ...]:
     """Items with their dedup keys (DESIGN §4); a later entry with an earlier one's key is the
     same item repeated in the feed, and is dropped."""
     entries = list(entries)
-    links = [canonical_url(entry.url) if entry.url else "" for entry in entries]
     titles_by_link: dict[str, set[str]] = {}
-    for entry, link in zip(entries, links, strict=True):
-        if link and not entry.guid:
-            titles_by_link.setdefault(link, set()).add(entry.title)
+    for entry in entries:
+        if entry.canonical_url and not entry.guid:
+            titles_by_link.setdefault(entry.canonical_url, set()).add(entry.title)
     items: dict[str, Item] = {}
-    for entry, link in zip(entries, links, strict=True):
+    for entry in entries:
+        link = entry.canonical_url
         if entry.guid:
             key = _short(entry.guid)
         elif link and len(titles_by_link[link]) == 1:
@@ -397,23 +410,22 @@ def _sha1(text: str) -> str:
 
 def _plain(value: object, html: bool) -> str:
     """Plain text of a feed value. Markup that survives one decoding (feedparser's loose mode
-    leaves XML escapes in place; some feeds escape twice) is decoded once more, never more."""
+    leaves XML escapes in place; some feeds escape twice) is decoded once more, never more.
+    Text without `<` or `&` (most titles) holds neither tags nor references: it is only folded,
+    and `html_to_text`'s answer is folded already, so it is never folded again."""
     text = value if isinstance(value, str) else ""
-    for _ in range(2):
-        if not (html or looks_like_markup(text)):
-            break
-        text, html = html_to_text(text), False
-    return fold_whitespace(text)
+    if "<" not in text and "&" not in text:
+        return fold_whitespace(text)
+    if not (html or looks_like_markup(text)):
+        return fold_whitespace(text)
+    text = html_to_text(text)
+    return html_to_text(text) if looks_like_markup(text) else text
 
 
 def _own(entry: Mapping[str, Any], key: str) -> Any:
     """A date field of the entry itself: feedparser answers a missing `updated` with
     `published` (and a DeprecationWarning), but its `in` tells the truth."""
     return entry.get(key) if key in entry else None
-
-
-def _is_html(detail: object) -> bool:
-    return _is_mapping(detail) and detail.get("type") in HTML_TYPES
 
 
 def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:

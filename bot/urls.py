@@ -70,16 +70,24 @@ def absolute_http_url(link: str, base: str) -> str:
     return resolved
 
 
+def web_and_canonical_url(link: str, base: str) -> tuple[str, str]:
+    """`absolute_http_url(link, base)`, and its `canonical_url` ("" when there is no URL): a
+    plain absolute link (most feed links are) is matched once for both."""
+    link = clean_link(link)
+    plain = PLAIN_HTTP_URL.fullmatch(link)
+    if plain and _joins_plainly(base):
+        return link, _plain_canonical(plain)
+    url = absolute_http_url(link, base)
+    return url, canonical_url(url) if url else ""
+
+
 def canonical_url(url: str) -> str:
     """`url` without tracking parameters or fragment, scheme and host lower-cased, default
     port dropped. Anything but an http(s) URL with a host comes back only stripped."""
     url = clean_link(url)
     plain = PLAIN_HTTP_URL.fullmatch(url)
     if plain:
-        scheme, netloc, path, query = plain.groups()
-        query = _without_tracking(query) if query else ""
-        canonical = f"{scheme}://{_canonical_netloc(netloc, scheme)}{path or '/'}"
-        return f"{canonical}?{query}" if query else canonical
+        return _plain_canonical(plain)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -90,6 +98,14 @@ def canonical_url(url: str) -> str:
     netloc = _canonical_netloc(parts.netloc, scheme)
     query = _without_tracking(parts.query)
     return clean_link(urlunsplit((scheme, netloc, parts.path or "/", query, "")))
+
+
+def _plain_canonical(plain: re.Match[str]) -> str:
+    """`canonical_url` of a URL that PLAIN_HTTP_URL matched."""
+    scheme, netloc, path, query = plain.groups()
+    query = _without_tracking(query) if query else ""
+    canonical = f"{scheme}://{_canonical_netloc(netloc, scheme)}{path or '/'}"
+    return f"{canonical}?{query}" if query else canonical
 
 
 @functools.lru_cache(maxsize=64)
@@ -103,7 +119,10 @@ def _joins_plainly(base: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=256)
 def _canonical_netloc(netloc: str, scheme: str) -> str:
+    """The netloc with its host lower-cased and a default port dropped. A feed's links share a
+    few hosts, so answers are kept."""
     userinfo, at, hostport = netloc.rpartition("@")
     if hostport.startswith("["):  # IPv6 literal: the port follows the closing bracket
         close = hostport.find("]") + 1 or len(hostport)
@@ -124,9 +143,17 @@ def _without_tracking(query: str) -> str:
 
 def _is_tracking(pair: str) -> bool:
     raw_name, _, raw_value = pair.partition("=")
+    verdict = _tracking_name(raw_name)
+    if verdict is not None:
+        return verdict
+    return bool(FEED_MARKER_VALUE.search(unquote_plus(raw_value).strip().lower()))
+
+
+@functools.lru_cache(maxsize=512)
+def _tracking_name(raw_name: str) -> bool | None:
+    """Whether a query parameter so named is tracking: True, False, or None when its value
+    decides (a feed marker). Names recur from link to link, so answers are kept."""
     name = unquote_plus(raw_name).strip().lower()
     if name.startswith(TRACKING_PREFIXES) or name in TRACKING_PARAMS:
         return True
-    return name in FEED_MARKER_PARAMS and bool(
-        FEED_MARKER_VALUE.search(unquote_plus(raw_value).strip().lower())
-    )
+    return None if name in FEED_MARKER_PARAMS else False

@@ -726,7 +726,9 @@ HTML_PIECES = [
     "<script>", "</script>", "<style>x</style>", "<title>", "<textarea>", "<svg>", "</svg>",
     "<!--", "-->", "<![CDATA[", "]]>", "<?", "<a x='", "<a", "</", "<", ">", "=", "'", '"', "&amp;",
     "&nbsp;", "&", "&#8211;", "&lt;p&gt;", "5 < 6", " ", "\n", "\t", "text", "Минск", "Lukash",
-    "\u00ad", "\u200b", "\x07", "\u2028", "\u00a0",
+    "\u00ad", "\u200b", "\x07", "\u2028", "\u00a0", "\x1c", "\x85", "\u200e", "<SCRIPT>",
+    "</Script >", "<script/>", "</scripts>", "<iframe src=x>", "</iframe>", "<xmp>", "</xmp>",
+    "</title>", "</textarea>", "<noscript>", "</noscript>", "<!-->", "\u017f", "\u212a",
 ]  # fmt: skip
 
 
@@ -776,6 +778,9 @@ def test_url_shortcuts_keep_the_general_answer(link: str, base: str) -> None:
     from bot import urls
 
     fast = (urls.clean_link(link), urls.absolute_http_url(link, base), urls.canonical_url(link))
+    absolute = fast[1]
+    both = (absolute, urls.canonical_url(absolute) if absolute else "")
+    assert urls.web_and_canonical_url(link, base) == both
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(urls, "PLAIN_HTTP_URL", re.compile(r"(?!)"))
         general = (

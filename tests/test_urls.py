@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.urls import absolute_http_url, canonical_url
+from bot.urls import absolute_http_url, canonical_url, web_and_canonical_url
 
 
 @pytest.mark.parametrize(
@@ -131,3 +131,10 @@ def test_canonical_url_never_raises_and_is_idempotent(text: str) -> None:
 def test_absolute_http_url_is_http_or_empty(link: str, base: str) -> None:
     result = absolute_http_url(link, base)
     assert result == "" or result.lower().startswith(("http://", "https://"))
+
+
+@given(st.text(), st.sampled_from(["", "https://e.org/feed", "http://[::1]/x", "javascript:x"]))
+def test_web_and_canonical_url_is_both_in_one(link: str, base: str) -> None:
+    absolute = absolute_http_url(link, base)
+    canonical = canonical_url(absolute) if absolute else ""
+    assert web_and_canonical_url(link, base) == (absolute, canonical)

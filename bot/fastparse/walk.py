@@ -3,7 +3,7 @@ what Dozor reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -403,12 +403,15 @@ class Reading:
         text, tags without a prefix); any other type must be text only."""
         if content_type != XHTML:
             return leaf_text(element)
-        pieces = [piece for piece in self._xhtml_pieces(element, inner=True) if piece]
+        pieces: list[str] = []
+        self._xhtml_pieces(element, pieces, inner=True)
         return "".join(unwrapped(pieces) if self.version == "atom10" else pieces)
 
-    def _xhtml_pieces(self, element: Any, *, inner: bool = False) -> Iterable[str]:
-        """XHTML content as feedparser's strict parser rebuilds it: text escaped, tags by local
-        name, attribute values escaped. Its elements still move feedparser's base URI."""
+    def _xhtml_pieces(self, element: Any, pieces: list[str], *, inner: bool = False) -> None:
+        """XHTML content as feedparser's strict parser rebuilds it, its non-empty pieces added
+        to `pieces`: text escaped, tags by local name, attribute values escaped. Its elements
+        still move feedparser's base URI. (A list, not nested generators: every piece would
+        pass through a generator per level of nesting.)"""
         if not inner:
             self._enter_base(element)
             qname = etree.QName(element)
@@ -419,15 +422,17 @@ class Reading:
                 if self.names(element.tag)[1]:
                     attributes.append(("xmlns", qname.namespace))
             serialised = "".join(f' {k}="{escape(v, QUOTE_ENTITY)}"' for k, v in attributes)
-            yield f"<{name}{serialised}>"
-        yield escape(element.text or "")
+            pieces.append(f"<{name}{serialised}>")
+        if element.text:
+            pieces.append(escape(element.text))
         for child in element:
             if not isinstance(child.tag, str):
                 raise Doubtful("a node that is not an element")
-            yield from self._xhtml_pieces(child)
-            yield escape(child.tail or "")
+            self._xhtml_pieces(child, pieces)
+            if child.tail:
+                pieces.append(escape(child.tail))
         if not inner:
-            yield f"</{name}>"
+            pieces.append(f"</{name}>")
             self._leave_base()
 
     def _link(self, element: Any) -> None:
