@@ -6,8 +6,10 @@ every rule set goes into one table, by its first word. The matcher reads a text 
 time (what `str.split` separates), and what a chunk sets off (the patterns its words complete,
 the phrases they may start) is worked out the first time the matcher meets that chunk and then
 remembered: news repeats itself, so an item costs a dictionary look-up a chunk and a little
-work a hit, however many subscriptions there are. The lines of each subscription are compiled
-once and reused by later compiles, so a chat's edit recompiles that chat's lines only.
+work a hit, however many subscriptions there are. The chunks of an item not met before are
+sieved all at once (`bot.sieve`), and only those where a pattern may start are read word by
+word. The lines of each subscription are compiled once and reused by later compiles, so a
+chat's edit recompiles that chat's lines only.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import compress
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Final, TypeVar
 
 from bot.models import KeywordLine, Match
+from bot.sieve import Sieve
 from bot.text import FoldedText, chunk_words, normalise, words
 
 MAX_KEYWORD_CHARS = 100
@@ -308,23 +312,42 @@ class Matcher:
         if len(self._hits) > _REMEMBERED or len(self._native) > _REMEMBERED:
             for remembered in (self._hits, self._native, self._latin):
                 remembered.clear()
-        known = self._hits.get
-        for field, text in enumerate(texts):
-            chunks = text.split()
-            hits = list(map(known, chunks))
-            if None in hits:  # a chunk never read before
-                hits = list(map(self._hits.__getitem__, chunks))
-            if not any(hits):
+        fields = [text.split() for text in texts]
+        chunks = list(chain.from_iterable(fields))
+        hits = list(map(self._hits.get, chunks))
+        if None in hits:  # chunks never read before
+            read = self._read(list(compress(chunks, map(is_, hits, repeat(None)))))
+            if read:
+                hits = list(map(read.get, chunks, hits))
+        if not any(hits):
+            return found
+        end = 0
+        for field, (text, field_chunks) in enumerate(zip(texts, fields, strict=True)):
+            start, end = end, end + len(field_chunks)
+            field_hits = hits[start:end]
+            if not any(field_hits):
                 continue
-            folded = FoldedText(text, chunks)
-            for chunk in compress(range(len(hits)), hits):
-                for offset, written, rest, prefix, latin, owners in hits[chunk] or ():
+            folded = FoldedText(text, field_chunks)
+            for chunk in compress(range(len(field_hits)), field_hits):
+                for offset, written, rest, prefix, latin, owners in field_hits[chunk] or ():
                     if rest:
                         following = folded.following(chunk, offset, len(rest), latin)
                         if not _continues(following, rest, prefix):
                             continue
                         written = folded.original(chunk, offset, 1 + len(rest))
                     found.append((owners, field, field << 64 | chunk << 32 | offset, written))
+        return found
+
+    def _read(self, chunks: list[str]) -> dict[str, tuple[_ChunkHit, ...]]:
+        """Remember what `chunks`, read for the first time, set off; those that set off
+        something. Only the chunks where a pattern may start (`Sieve`) are read word by word."""
+        self._hits.update(zip(chunks, repeat(())))
+        found: dict[str, tuple[_ChunkHit, ...]] = {}
+        for place in self._patterns.sieve.places(chunks):
+            chunk = chunks[place]
+            hits = self._hits[chunk] = self._chunk_hits(chunk)
+            if hits:
+                found[chunk] = hits
         return found
 
     def _chunk_hits(self, chunk: str) -> tuple[_ChunkHit, ...]:
@@ -385,6 +408,11 @@ class _Patterns:
             _add(stems, stem[:_STEM], (stem, (1, (), True, owners)))
         self._stems = _frozen(stems)
         self._short = sorted({len(stem) for stem in stems if len(stem) < _STEM})
+        self.sieve = Sieve(
+            natives=[*self._single[False], *self._phrases[False]],
+            latins=[*self._single[True], *self._phrases[True]],
+            prefixes=[stem for found in self._stems.values() for stem, _ in found],
+        )
 
     def __bool__(self) -> bool:
         return any(self._single) or any(self._phrases) or bool(self._stems)
@@ -395,8 +423,13 @@ class _Patterns:
         single = self._single[latin].get(word)
         if single:
             found.append((1, (), False, single))
-        if not latin:
-            for stem in {word[:_STEM], *(word[:length] for length in self._short)}:
+        if not latin:  # with short prefixes, a short word's cuts repeat: a set drops those
+            stems = (
+                {word[:_STEM], *(word[:length] for length in self._short)}
+                if self._short
+                else (word[:_STEM],)
+            )
+            for stem in stems:
                 found.extend(
                     trigger
                     for prefix, trigger in self._stems.get(stem, ())

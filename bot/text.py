@@ -189,6 +189,11 @@ def _mark_class() -> str:
     return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges)
 
 
+def is_token_char(ch: str) -> bool:
+    """Whether `ch` may be part of a word (else it separates words)."""
+    return _token_pattern().fullmatch(ch) is not None
+
+
 @lru_cache(maxsize=65536)
 def _fold_token(token: str) -> tuple[tuple[str, str], ...]:
     """(native, latin) for each word in one token; cached, as news repeats its vocabulary."""
@@ -199,9 +204,9 @@ def _fold_token(token: str) -> tuple[tuple[str, str], ...]:
     return tuple((native, transliterate(native)) for native in natives)
 
 
-@lru_cache(maxsize=8192)
-def _fold_char(ch: str) -> str:
-    """One character folded: case, compatibility forms and accents gone; a space separates."""
+def fold_char(ch: str) -> str:
+    """One character of a word folded: case, compatibility forms and accents gone; a space
+    separates. Each character folds on its own, whatever surrounds it."""
     folded = ch
     for _ in range(_FOLD_ROUNDS):
         step = "".join(_fold_simple(part) for part in unicodedata.normalize("NFKD", folded))
@@ -209,6 +214,9 @@ def _fold_char(ch: str) -> str:
             break
         folded = step
     return folded
+
+
+_fold_char = lru_cache(maxsize=8192)(fold_char)
 
 
 def _fold_simple(ch: str) -> str:

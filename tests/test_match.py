@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import sieve
 from bot.match import (
     MAX_KEYWORD_CHARS,
     Explanation,
@@ -22,7 +24,8 @@ from bot.match import (
 )
 from bot.models import Item, KeywordLine, Match
 from bot.parse import parse_feed
-from bot.text import normalise, words
+from bot.sieve import CHUNK_BREAK, latin_words
+from bot.text import chunk_words, normalise, words
 from tests.conftest import CORPUS
 
 BELARUS_LINES = (
@@ -576,6 +579,73 @@ def test_the_table_finds_what_a_plain_reading_finds(
     texts = tuple("".join(word + gap for word, gap in field) for field in fields)
     matcher = Matcher.compile(PLAIN_RULES)
     assert matcher.match(texts[0], texts[1], texts[2:]) == read_plainly(PLAIN_RULES, texts)
+
+
+# --- the sieve: new text is folded in one go, and only chunks where a pattern starts are read ---
+
+
+@given(st.text(st.characters(codec="utf-8")))
+def test_the_sieve_spells_words_as_the_matcher_reads_them(text: str) -> None:
+    chunks = text.split()
+    expected: list[str] = []
+    for number, chunk in enumerate(chunks):
+        expected.extend([CHUNK_BREAK] if number else [])
+        expected.extend(latin for latin in chunk_words(chunk).latins if latin)
+    with patch.object(sieve, "_MAX_BLOCKS", 0x110000):  # every block may be read here
+        assert latin_words(chunks) == expected
+
+
+def test_text_of_blocks_beyond_the_sieves_table_is_read_whole() -> None:
+    """The sieve's table holds a bounded number of Unicode blocks: text strewn with characters
+    of others is not sieved, and every chunk of it is read as before."""
+    matcher = Matcher.compile([rule_set("cherokee", "ᏣᎳᎩ"), rule_set("minsk", "Minsk")])
+    text = "ᏣᎳᎩ 𝔐𝔦𝔫𝔰𝔨 Minsk"
+    # a table with room for no block beyond ASCII
+    with (
+        patch.dict(sieve._LATIN, clear=True),
+        patch.object(sieve, "_READ", set()),
+        patch.object(sieve, "_MAX_BLOCKS", 0),
+    ):
+        assert latin_words(text.split()) is None
+        assert set(matcher.match(text)) == {"cherokee", "minsk"}
+        assert matcher.match(text) == read_plainly(list(matcher.rule_sets), (text,))
+
+
+@settings(max_examples=300)
+@given(st.text(st.characters(codec="utf-8"), min_size=1), st.data())
+def test_a_word_of_any_script_finds_itself(text: str, data: st.DataObject) -> None:
+    """Aliases written as words of the text itself, in whatever script or block: the sieve must
+    never pass over a chunk where one of them starts."""
+    found = words(text)
+    if not found:
+        return
+    picked = data.draw(st.lists(st.sampled_from(found), min_size=1, max_size=3))
+    aliases = [text[word.start : word.end] for word in picked]
+    prefixes = [f"{alias[: max(1, len(alias) // 2)]}*" for alias in aliases]
+    rules = [
+        RuleSet("exact", (KeywordLine(tuple(aliases)),)),
+        RuleSet("prefix", (KeywordLine(tuple(prefixes)),)),
+        RuleSet("phrase", (KeywordLine((text[picked[0].start : found[-1].end],)),)),
+    ]
+    rules = [rule for rule in rules if _compiles(rule)]
+    matcher = Matcher.compile(rules)
+    assert matcher.match(text) == read_plainly(rules, (text,))
+    assert "exact" in matcher.match(text)
+
+
+def _compiles(rule: RuleSet) -> bool:
+    try:
+        Matcher.compile([rule])
+    except KeywordError:
+        return False
+    return True
+
+
+def test_a_keyword_without_a_latin_spelling_is_still_found() -> None:
+    matcher = Matcher.compile([rule_set("hard", "Ъ"), rule_set("soft", "ь*")])
+    assert matcher.match("Объявлен «Ъ»")["hard"].evidence == (("Ъ", "Ъ"),)
+    assert matcher.match("на ьолке")["soft"].evidence == (("ь*", "ьолке"),)
+    assert matcher.match("Объявлен") == {}
 
 
 # --- compiling again: an edit recompiles only what changed, and matches as a fresh compile ---
