@@ -7,10 +7,12 @@ so that `bot.parse` normalises both with the same code and callers cannot tell t
 
 It follows feedparser's rules rather than the formats': element names are lower-cased and known
 namespaces mapped to feedparser's prefixes, the shallowest `<title>` wins, a second description
-becomes content, a permalink GUID stands in for a missing link, mojibake is repaired, …. Where a
+becomes content, a permalink GUID stands in for a missing link, HTML elements inside a
+description are rebuilt as markup (the content turning XHTML), mojibake is repaired, …. Where a
 document or feedparser's reading of it is anything but plain (any libxml2 message, a DOCTYPE, an
-unknown root, namespace prefixes feedparser would map oddly, markup where text is expected, …) it
-answers None and the caller goes to feedparser, which stays the reference.
+unknown root, namespace prefixes feedparser would map oddly, markup inside a link or a date, a
+tag inside content that feedparser's handlers would act on, …) it answers None and the caller
+goes to feedparser, which stays the reference.
 
 Safety: lxml gets the bytes only after `bot.xmlsafe` has cut DOCTYPE subsets out (the caller does
 that), any DOCTYPE left sends the body to feedparser before lxml sees it, and the parser neither

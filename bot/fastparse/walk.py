@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
+from feedparser.api import StrictFeedParser
 from feedparser.mixin import _FeedParserMixin as FeedparserRules
 from feedparser.urls import _urljoin as feedparser_urljoin
 from lxml import etree
@@ -55,6 +56,11 @@ KEEPS_IMAGE = frozenset({"title", "link", "description", "url", "href", "width",
 
 
 QUOTE_ENTITY = {'"': "&quot;"}
+# Elements with an end handler in feedparser: inside content it still calls it (and a
+# `</title>` there would end the title), so content holding one is left to it.
+END_HANDLED = frozenset(
+    name.removeprefix("_end_") for name in dir(StrictFeedParser) if name.startswith("_end_")
+)
 SELF_DECLARED = {
     ("svg", "http://www.w3.org/2000/svg"),
     ("math", "http://www.w3.org/1998/Math/MathML"),
@@ -344,8 +350,7 @@ class Reading:
                 context[f"{key}_detail"] = {"type": content_type}
 
     def _title(self, element: Any) -> None:
-        content_type = content_type_of(element, "text/plain")
-        raw = self._content_text(element, content_type)
+        raw, content_type = self._content_text(element, content_type_of(element, "text/plain"))
         expecting = self.infeed or self.inentry or self.insource
         if self._pop("title", raw, content_type, expecting):
             self.title_depth = self.depth
@@ -373,17 +378,17 @@ class Reading:
         self._text_content(element, "description", "text/plain", expecting)
 
     def _text_content(self, element: Any, key: str, default: str, expecting: bool) -> None:
-        content_type = content_type_of(element, default)
-        self._pop(key, self._content_text(element, content_type), content_type, expecting)
+        raw, content_type = self._content_text(element, content_type_of(element, default))
+        self._pop(key, raw, content_type, expecting)
 
     def _content(self, element: Any, default: str = "text/plain") -> None:
         """Content, kept unread until needed (most entries have a summary, and their content
         is long): the entry's list of contents, and its summary if it has none yet."""
         self.has_content = True
         content_type = content_type_of(element, default)
-        raw = self._content_text(element, content_type) if content_type == XHTML else None
-        if raw is None and len(element):
-            raise Doubtful("markup inside a text element")
+        raw = None
+        if content_type == XHTML or len(element):
+            raw, content_type = self._content_text(element, content_type)
         guess = content_type == "text/plain" and not self.atom
         content = LazyContent(element, raw, content_type, guess)
         self._store("content", content, content_type)
@@ -394,46 +399,82 @@ class Reading:
         self._content(element, "text/html")
 
     def _other_content(self, element: Any) -> None:
-        """subtitle, rights, info: not read, but markup in them changes feedparser's state."""
-        if len(element) and content_type_of(element, "text/plain") != XHTML:
-            raise Doubtful("markup inside a text element")
+        """subtitle, rights, info: not read, but markup in them moves feedparser's base URI
+        and depth."""
+        if len(element):
+            self._content_text(element, content_type_of(element, "text/plain"))
 
-    def _content_text(self, element: Any, content_type: str) -> str:
-        """Text of a content element: XHTML is serialised as feedparser rebuilds it (escaped
-        text, tags without a prefix); any other type must be text only."""
-        if content_type != XHTML:
-            return leaf_text(element)
+    def _content_text(self, element: Any, content_type: str) -> tuple[str, str]:
+        """Text of a content element, and its type, as feedparser's strict parser leaves them.
+        Markup inside is rebuilt as feedparser rebuilds it: XHTML from the start (escaped text,
+        tags without a prefix); in HTML or plain text, a child other than a `<div>` turns the
+        content into XHTML from that tag on, text before it staying as it was."""
+        if content_type != XHTML and not len(element):
+            return element.text or "", content_type
+        if content_type.endswith("xml") and content_type != XHTML:
+            raise Doubtful("markup inside XML content")  # feedparser would follow its tags
+        pieces, content_type = self._markup_pieces(element, content_type)
+        if self.version == "atom10" and content_type == XHTML:
+            pieces = unwrapped(pieces)
+        return "".join(pieces), content_type
+
+    def _markup_pieces(self, element: Any, content_type: str) -> tuple[list[str], str]:
+        """The non-empty pieces feedparser's strict parser adds to a content element with
+        markup in it, and the content's type when it ends: start tags by local name with their
+        attributes escaped, end tags, text escaped once the content is XHTML. The children
+        still move feedparser's base URI and depth (a `<div>` ended before the change leaves
+        both as they were inside it, as in feedparser). Where feedparser's own handlers would
+        act on a tag, or text before the change holds a `<` its Atom unwrapping could take for
+        a tag, the content is left to feedparser."""
         pieces: list[str] = []
-        self._xhtml_pieces(element, pieces, inner=True)
-        return "".join(unwrapped(pieces) if self.version == "atom10" else pieces)
-
-    def _xhtml_pieces(self, element: Any, pieces: list[str], *, inner: bool = False) -> None:
-        """XHTML content as feedparser's strict parser rebuilds it, its non-empty pieces added
-        to `pieces`: text escaped, tags by local name, attribute values escaped. Its elements
-        still move feedparser's base URI. (A list, not nested generators: every piece would
-        pass through a generator per level of nesting.)"""
-        if not inner:
-            self._enter_base(element)
-            qname = etree.QName(element)
-            name = qname.localname.lower()
-            attributes = list(attributes_of(element).items())
-            if (name, qname.namespace) in SELF_DECLARED:  # feedparser keeps their namespace
-                attributes.insert(0, ("xmlns", qname.namespace))
-                if self.names(element.tag)[1]:
-                    attributes.append(("xmlns", qname.namespace))
-            serialised = "".join(f' {k}="{escape(v, QUOTE_ENTITY)}"' for k, v in attributes)
-            pieces.append(f"<{name}{serialised}>")
-        if element.text:
-            pieces.append(escape(element.text))
-        for child in element:
-            if not isinstance(child.tag, str):
+        xhtml = content_type == XHTML
+        self._add_text(pieces, element.text, xhtml)
+        for event, node in etree.iterwalk(element, events=("start", "end")):
+            if node is element:
+                continue
+            if event == "end":
+                if xhtml:
+                    pieces.append(f"</{etree.QName(node).localname.lower()}>")
+                    self._leave_base()
+                else:  # feedparser returns early from a div's end: its depth and base stay
+                    self.depth += 1
+                self._add_text(pieces, node.tail, xhtml)
+                continue
+            if not isinstance(node.tag, str):
                 raise Doubtful("a node that is not an element")
-            self._xhtml_pieces(child, pieces)
-            if child.tail:
-                pieces.append(escape(child.tail))
-        if not inner:
-            pieces.append(f"</{name}>")
-            self._leave_base()
+            name, prefixed = self.names(node.tag)
+            if name in END_HANDLED:
+                raise Doubtful(f"element {name!r} inside content")
+            self._enter_base(node)
+            if not xhtml and name != ("xhtml_div" if prefixed else "div"):
+                xhtml = True  # feedparser: "declared itself as escaped markup, but it isn't"
+            if xhtml:
+                pieces.append(self._start_tag(node))
+            self._add_text(pieces, node.text, xhtml)
+        return pieces, XHTML if xhtml else content_type
+
+    def _add_text(self, pieces: list[str], text: str | None, xhtml: bool) -> None:
+        if not text:
+            return
+        if xhtml:
+            pieces.append(escape(text))
+        elif "<" in text and self.version == "atom10":
+            raise Doubtful("a '<' in text before markup in Atom content")
+        else:
+            pieces.append(text)
+
+    def _start_tag(self, element: Any) -> str:
+        """A start tag as feedparser rebuilds it in XHTML content: the local name, then the
+        attributes as its handlers see them (SVG and MathML keep their namespace)."""
+        qname = etree.QName(element)
+        name = qname.localname.lower()
+        attributes = list(attributes_of(element).items())
+        if (name, qname.namespace) in SELF_DECLARED:  # feedparser keeps their namespace
+            attributes.insert(0, ("xmlns", qname.namespace))
+            if self.names(element.tag)[1]:
+                attributes.append(("xmlns", qname.namespace))
+        serialised = "".join(f' {k}="{escape(v, QUOTE_ENTITY)}"' for k, v in attributes)
+        return f"<{name}{serialised}>"
 
     def _link(self, element: Any) -> None:
         if not element.items():  # RSS's <link>URL</link>
