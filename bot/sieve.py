@@ -7,6 +7,11 @@ character of a token on its own), and so does transliteration (`anyascii`), so o
 `str.translate` spells every word of a batch of chunks in Latin letters. A pattern that starts
 at a word starts, in Latin spelling, with the Latin spelling of its first word (or of its
 prefix), whatever its script: the chunks without such a word are passed over unread.
+
+A prefix is matched in the native spelling only, so the sieve spells in capitals the letters of
+characters that do not fold to ASCII: ``Дема*`` is looked for as ``DEMA``, which ``demand``
+does not start with, and ``Pobe*`` as ``pobe``, which ``победитель`` (``POBEDITEL``) does not.
+Exact words are looked for in lower case, the Latin spelling itself.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ _BLOCK = 8  # bits of a code point within its block
 # with a character of a block beyond that is not sieved (every chunk is read, as before).
 _MAX_BLOCKS = 512
 
-# Code point -> the Latin spelling of what it folds to, for every character of the blocks read
-# so far. A character the table lacks stays as it is, so the text is not ASCII once translated:
-# that is how a block not read before is noticed.
+# Code point -> the Latin spelling of what it folds to (in capitals where that is not ASCII), for
+# every character of the blocks read so far. A character the table lacks stays as it is, so the
+# text is not ASCII once translated: that is how a block not read before is noticed.
 _LATIN: dict[int, str] = {}
 _READ: set[int] = set()  # the blocks in the table
 
@@ -45,7 +50,7 @@ class Sieve:
     ) -> None:
         words = {*latins, *map(_latin_of, natives)}
         stems: dict[str, list[str]] = {}
-        for prefix in map(_latin_of, prefixes):
+        for prefix in map(_marked_of, prefixes):
             stems.setdefault(prefix[:_STEM], []).append(prefix)
         self._words = frozenset(words)
         self._stems = {stem: tuple(found) for stem, found in stems.items()}
@@ -56,11 +61,14 @@ class Sieve:
 
     def places(self, chunks: Sequence[str]) -> Collection[int]:
         """The numbers of the chunks (text between whitespace) where a pattern may start."""
-        words = None if self._keeps_all else latin_words(chunks)
-        if words is None:
+        spelled = None if self._keeps_all else _spelled(chunks)
+        if spelled is None:
             return range(len(chunks))
+        marked = spelled.split()
+        lowered = spelled.lower()
+        words = marked if lowered == spelled else lowered.split()  # the same places
         found = self._words.intersection(words)
-        cut_words = [list(map(cut, words)) for cut in self._cuts]
+        cut_words = [list(map(cut, marked)) for cut in self._cuts]
         stems = [self._stem_keys.intersection(each) for each in cut_words]
         if not found and not any(stems):
             return ()
@@ -70,7 +78,7 @@ class Sieve:
                 places.extend(
                     at
                     for at in _places(each, found_stems)
-                    if words[at].startswith(self._stems[each[at]])
+                    if marked[at].startswith(self._stems[each[at]])
                 )
         return _chunks(words, places)
 
@@ -79,6 +87,13 @@ def latin_words(chunks: Sequence[str]) -> list[str] | None:
     """The Latin spellings of the words of `chunks`, in order, the empty ones left out, with
     `CHUNK_BREAK` between one chunk's words and the next's; None when the table may not grow
     to hold the characters they use."""
+    spelled = _spelled(chunks)
+    return None if spelled is None else spelled.lower().split()
+
+
+def _spelled(chunks: Sequence[str]) -> str | None:
+    """`chunks` joined and spelled in Latin letters, capitals where a character does not fold
+    to ASCII (see `latin_words`)."""
     if not _LATIN:
         _read_ascii()
     joined = _JOIN.join(chunks)
@@ -90,7 +105,7 @@ def latin_words(chunks: Sequence[str]) -> list[str] | None:
         for block in blocks:
             _read_block(block)
         latin = joined.translate(_LATIN)
-    return latin.split()
+    return latin
 
 
 def _places(words: list[str], found: Collection[str]) -> list[int]:
@@ -120,6 +135,18 @@ def _latin_of(word: str) -> str:
     return transliterate(word)
 
 
+@lru_cache(maxsize=1 << 17)
+def _marked_of(word: str) -> str:
+    """A folded word as the sieve spells it: in Latin letters, capitals where it is not ASCII."""
+    return "".join(map(_marked, word))
+
+
+def _marked(native: str) -> str:
+    """One character of a folded word in Latin letters, in capitals unless it is ASCII."""
+    latin = transliterate(native)
+    return latin if native.isascii() else latin.upper()
+
+
 def _read_ascii() -> None:
     """ASCII, which needs no Unicode tables: letters and digits are words, the rest separates."""
     for code in range(128):
@@ -134,5 +161,5 @@ def _read_block(block: int) -> None:
     for code in range(max(block << _BLOCK, 128), (block + 1) << _BLOCK):
         ch = chr(code)
         native = fold_char(ch) if is_token_char(ch) else " "
-        # Transliteration, too, goes a character at a time: this is `transliterate` of a word.
-        _LATIN[code] = "".join(part if part == " " else transliterate(part) for part in native)
+        # Transliteration, too, goes a character at a time: this is `_marked_of` of a word.
+        _LATIN[code] = "".join(part if part == " " else _marked(part) for part in native)

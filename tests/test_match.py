@@ -641,6 +641,36 @@ def _compiles(rule: RuleSet) -> bool:
     return True
 
 
+def test_the_sieve_looks_for_a_prefix_in_its_own_script() -> None:
+    """A prefix is matched in the native spelling: the sieve passes over words that only spell
+    it in Latin letters, in another script, and keeps those that start with it."""
+    found = sieve.Sieve(natives=[], latins=["putin"], prefixes=["дема", "pobe", "weiss"])
+    chunks = ["demand", "победитель", "Демарш,", "Pobedа", "Weißrussland", "Путина", "Путин"]
+    assert set(found.places(chunks)) == {2, 3, 4, 6}
+
+
+# Letters of several scripts, some folding to ASCII (accents, ß, ł, ligatures), some not, and
+# some that spell the same in Latin letters.
+MIXED_LETTERS = "abcdehiklmnoprstuwyzäéłßæﬁабвгдежзиклмнопрстухцчшыэюяёіўєїґ"
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.text(MIXED_LETTERS, min_size=1, max_size=6), min_size=1, max_size=10),
+    st.lists(st.text(MIXED_LETTERS, min_size=1, max_size=4), min_size=1, max_size=4),
+    st.lists(st.text(MIXED_LETTERS, min_size=1, max_size=4), max_size=3),
+)
+def test_prefixes_and_words_of_mixed_scripts_are_found_as_a_plain_reading_finds_them(
+    text_words: list[str], prefixes: list[str], exact: list[str]
+) -> None:
+    rules = [
+        RuleSet("prefixes", (KeywordLine(tuple(f"{prefix}*" for prefix in prefixes)),)),
+        *([RuleSet("exact", (KeywordLine(tuple(exact)),))] if exact else []),
+    ]
+    text = " ".join(text_words)
+    assert Matcher.compile(rules).match(text) == read_plainly(rules, (text,))
+
+
 def test_a_keyword_without_a_latin_spelling_is_still_found() -> None:
     matcher = Matcher.compile([rule_set("hard", "Ъ"), rule_set("soft", "ь*")])
     assert matcher.match("Объявлен «Ъ»")["hard"].evidence == (("Ъ", "Ъ"),)
