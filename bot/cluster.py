@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.models import Item
-from bot.text import words
+from bot.sieve import native_words
 
 BITS = 64
 MASK = (1 << BITS) - 1
@@ -93,7 +93,7 @@ _STOP_TEXT = """
     o os as um uma do da dos das ou mas em no na nos nas com sem é não ao à
     w na i nie się że jest od po dla
 """
-STOP_WORDS = frozenset(word.native for word in words(_STOP_TEXT))  # folded as text is
+STOP_WORDS = frozenset(native_words(_STOP_TEXT))  # folded as text is
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +184,13 @@ def simhash(features: dict[str, int], bits: int = BITS) -> int:
     lanes = 0
     for feature, weight in features.items():
         lanes += _lanes(feature, bits) * weight
-    value = 0
-    for bit in range(bits):
-        if 2 * ((lanes >> (_LANE * bit)) & _LANE_MASK) > total:
-            value |= 1 << bit
-    return value
+    # Bit i is set when its lane's count reaches `least`, more than half the total. Every lane
+    # raised by 2**15 - least reaches 2**15 (its top bit) just then, and none overflows (the
+    # total is under 2**16): the top bits, one a lane, are the answer, read off in C.
+    least = total // 2 + 1
+    raised = lanes + ((1 << (_LANE - 1)) - least) * _ones(bits)
+    tops = raised.to_bytes(bits * _LANE // 8, "little")[1::2]  # each lane's high byte
+    return int(tops.translate(_TOP_BIT_AS_DIGIT)[::-1], 2)
 
 
 def excerpt(summary: str, chars: int) -> str:
@@ -214,6 +216,15 @@ _LANE_MASK = (1 << _LANE) - 1
 _SPREAD = tuple(
     sum(((byte >> bit) & 1) << (_LANE * bit) for bit in range(8)) for byte in range(256)
 )
+
+
+_TOP_BIT_AS_DIGIT = bytes(ord("1") if byte & 0x80 else ord("0") for byte in range(256))
+
+
+@lru_cache(maxsize=4)
+def _ones(bits: int) -> int:
+    """A 1 at the bottom of each of `bits` lanes."""
+    return sum(1 << (_LANE * lane) for lane in range(bits))
 
 
 def _spread(value: int) -> int:
@@ -253,8 +264,7 @@ def _hash(feature: str, bits: int) -> int:
 def _tokens(text: str, min_length: int) -> list[str]:
     """Folded words (`bot.text`), without stop words and short words (a number stays)."""
     found = []
-    for word in words(repair_mojibake(text)):
-        token = word.native
+    for token in native_words(repair_mojibake(text)):
         if token in STOP_WORDS:
             continue
         if len(token) < min_length and not any(char.isdigit() for char in token):

@@ -22,7 +22,7 @@ from functools import lru_cache
 from itertools import compress, count
 from operator import itemgetter
 
-from bot.text import fold_char, is_token_char, transliterate
+from bot.text import fold_char, is_token_char, transliterate, words
 
 CHUNK_BREAK = "\x00"  # between two chunks' words in folded text (a control character folds to " ")
 _STEM = 4  # prefixes are filed by their first letters, this many
@@ -38,7 +38,10 @@ _MAX_BLOCKS = 512
 # every character of the blocks read so far. A character the table lacks stays as it is, so the
 # text is not ASCII once translated: that is how a block not read before is noticed.
 _LATIN: dict[int, str] = {}
-_READ: set[int] = set()  # the blocks in the table
+# Code point -> what it folds to, a space where it separates words: the native spelling of
+# `bot.text.words`, a character at a time, for the same blocks.
+_NATIVE: dict[int, str] = {}
+_READ: set[int] = set()  # the blocks in the tables
 
 
 class Sieve:
@@ -91,12 +94,20 @@ def latin_words(chunks: Sequence[str]) -> list[str] | None:
     return None if spelled is None else spelled.lower().split()
 
 
+def native_words(text: str) -> list[str]:
+    """The native spellings of the words of `text`, as `bot.text.words` gives them, folded
+    with one `str.translate` (story fingerprints read every new item's title this way)."""
+    if _spelled([text]) is None:  # no room for the blocks it uses: read it word by word
+        return [word.native for word in words(text)]
+    return text.translate(_NATIVE).split()
+
+
 def _spelled(chunks: Sequence[str]) -> str | None:
     """`chunks` joined and spelled in Latin letters, capitals where a character does not fold
-    to ASCII (see `latin_words`)."""
+    to ASCII (see `latin_words`); the blocks they use are read into the tables first."""
     if not _LATIN:
         _read_ascii()
-    joined = _JOIN.join(chunks)
+    joined = _JOIN.join(chunks) if len(chunks) != 1 else chunks[0]
     latin = joined.translate(_LATIN)
     if not latin.isascii():  # characters of blocks not read before
         blocks = {ord(ch) >> _BLOCK for ch in latin if not ch.isascii()}
@@ -151,7 +162,7 @@ def _read_ascii() -> None:
     """ASCII, which needs no Unicode tables: letters and digits are words, the rest separates."""
     for code in range(128):
         ch = chr(code)
-        _LATIN[code] = ch.lower() if ch.isalnum() else " "
+        _LATIN[code] = _NATIVE[code] = ch.lower() if ch.isalnum() else " "
     _LATIN[ord("\t")] = CHUNK_BREAK
 
 
@@ -160,6 +171,6 @@ def _read_block(block: int) -> None:
     _READ.add(block)
     for code in range(max(block << _BLOCK, 128), (block + 1) << _BLOCK):
         ch = chr(code)
-        native = fold_char(ch) if is_token_char(ch) else " "
+        native = _NATIVE[code] = fold_char(ch) if is_token_char(ch) else " "
         # Transliteration, too, goes a character at a time: this is `_marked_of` of a word.
         _LATIN[code] = "".join(part if part == " " else _marked(part) for part in native)

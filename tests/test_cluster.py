@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cluster import (
     BITS,
@@ -679,6 +681,13 @@ def test_lanes_give_the_bit_by_bit_simhash(items: dict[str, tuple[str, Item]]) -
         features = shingles(entry.title, entry.summary)
         for bits in (64, 128):
             assert simhash(features, bits) == _simhash_by_bit(features, bits)
+
+
+@given(st.dictionaries(st.text(max_size=6), st.integers(1, 9000), min_size=1, max_size=12))
+def test_lanes_give_the_bit_by_bit_simhash_at_any_weight(features: dict[str, int]) -> None:
+    """Weights up to the lanes' limit (a total under 2**16) and past it (counted bit by bit)."""
+    for bits in (64, 128):
+        assert simhash(features, bits) == _simhash_by_bit(features, bits)
 
 
 @pytest.mark.parametrize("size", [3000, 60], ids=["probed", "few-buckets-scanned"])

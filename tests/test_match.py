@@ -24,7 +24,7 @@ from bot.match import (
 )
 from bot.models import Item, KeywordLine, Match
 from bot.parse import parse_feed
-from bot.sieve import CHUNK_BREAK, latin_words
+from bot.sieve import CHUNK_BREAK, latin_words, native_words
 from bot.text import chunk_words, normalise, words
 from tests.conftest import CORPUS
 
@@ -593,6 +593,20 @@ def test_the_sieve_spells_words_as_the_matcher_reads_them(text: str) -> None:
         expected.extend(latin for latin in chunk_words(chunk).latins if latin)
     with patch.object(sieve, "_MAX_BLOCKS", 0x110000):  # every block may be read here
         assert latin_words(chunks) == expected
+
+
+@given(st.text(st.characters(codec="utf-8")))
+def test_native_words_are_the_words_the_matcher_reads(text: str) -> None:
+    expected = [word.native for word in words(text)]
+    with patch.object(sieve, "_MAX_BLOCKS", 0x110000):  # every block may be read here
+        assert native_words(text) == expected
+    with (  # and with no room for a block, the same words, read word by word
+        patch.dict(sieve._LATIN, clear=True),
+        patch.dict(sieve._NATIVE, clear=True),
+        patch.object(sieve, "_READ", set()),
+        patch.object(sieve, "_MAX_BLOCKS", 0),
+    ):
+        assert native_words(text) == expected
 
 
 def test_text_of_blocks_beyond_the_sieves_table_is_read_whole() -> None:
