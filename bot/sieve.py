@@ -12,6 +12,9 @@ A prefix is matched in the native spelling only, so the sieve spells in capitals
 characters that do not fold to ASCII: ``Дема*`` is looked for as ``DEMA``, which ``demand``
 does not start with, and ``Pobe*`` as ``pobe``, which ``победитель`` (``POBEDITEL``) does not.
 Exact words are looked for in lower case, the Latin spelling itself.
+
+The same tables, in the native spelling, fold a whole text in one go (`native_words`, which
+story fingerprints read titles with).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from functools import lru_cache
 from itertools import compress, count
 from operator import itemgetter
 
-from bot.text import fold_char, is_token_char, transliterate, words
+from bot.text import fold_char, is_token_char, transliterate
+from bot.text import words as words_of
 
 CHUNK_BREAK = "\x00"  # between two chunks' words in folded text (a control character folds to " ")
 _STEM = 4  # prefixes are filed by their first letters, this many
@@ -98,7 +102,7 @@ def native_words(text: str) -> list[str]:
     """The native spellings of the words of `text`, as `bot.text.words` gives them, folded
     with one `str.translate` (story fingerprints read every new item's title this way)."""
     if _spelled([text]) is None:  # no room for the blocks it uses: read it word by word
-        return [word.native for word in words(text)]
+        return [word.native for word in words_of(text)]
     return text.translate(_NATIVE).split()
 
 
