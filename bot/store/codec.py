@@ -13,7 +13,8 @@ from typing import Any
 
 from bot.models import Alert, Chat, Feed, FeedState, KeywordLine, Subscription, Topic
 
-_FEED_STATE_FIELDS = frozenset(f.name for f in fields(FeedState))
+_FEED_STATE_NAMES = tuple(f.name for f in fields(FeedState))
+_FEED_STATE_FIELDS = frozenset(_FEED_STATE_NAMES)
 _FEED_FIELDS = frozenset(f.name for f in fields(Feed))
 _CHAT_FIELDS = frozenset(f.name for f in fields(Chat))
 
@@ -154,7 +155,9 @@ def decode_chat(text: str | bytes) -> Chat:
 
 
 def encode_feed_state(state: FeedState) -> str:
-    return dumps(asdict(state))
+    # Its fields are plain values (a tuple of strings at most): no need for asdict's deep copy,
+    # which cost a tenth of a millisecond a poll.
+    return dumps({name: getattr(state, name) for name in _FEED_STATE_NAMES})
 
 
 def decode_feed_state(text: str | bytes | None) -> FeedState:
