@@ -14,6 +14,7 @@ against that name, because only the TCP connect is redirected to the IP.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -159,11 +160,13 @@ def literal_address(host: str) -> IPAddress | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def check_url(url: str) -> str:
     """Validate a feed URL's form and return it normalised; raise FetchError("bad_url").
 
     Only http/https with a host; credentials are refused (they would end up in logs and chat);
     the fragment and a default port are dropped, the host is lower-cased and IDNA-encoded.
+    Answers are kept (every poll of a feed asks again; a refusal is worked out each time).
     """
     text = url.strip()
     if not text:
