@@ -392,19 +392,27 @@ def test_metrics_and_health_tell_what_happened(
         publish(feed_server, MATCHING[0])
         telegram_api.wait_for_sent(2, chat_id=PRIVATE, timeout=30)
         base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
-            page = answer.read().decode()
+
+        def scrape() -> dict[str, float]:
+            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
+                page = answer.read().decode()
+            return {
+                line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in page.splitlines()
+                if line.startswith("dozor_") and " " in line
+            }
+
+        # the fake counts a message once it has answered; the service counts it once it has
+        # read that answer (and acked the alert): wait for the service's count
+        sent = 'dozor_alerts_sent_total{channel="telegram",kind="alert"}'
+        wait_until(lambda: sent in scrape(), what="the sent alert in /metrics")
+        values = scrape()
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as answer:
             health = json.loads(answer.read())
         _, log = running.stop()
     leaks = [line for line in log.splitlines() if telegram_api.token in line]
     assert not leaks
-    values = {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in page.splitlines()
-        if line.startswith("dozor_") and " " in line
-    }
-    assert values['dozor_alerts_sent_total{channel="telegram",kind="alert"}'] == 1
+    assert values[sent] == 1
     assert values['dozor_alerts_failed_total{channel="telegram",outcome="retry"}'] == 1
     assert values['dozor_delivery_latency_seconds_count{channel="telegram"}'] == 1
     assert values['dozor_polls_total{outcome="new"}'] >= 1
