@@ -86,6 +86,13 @@ def differences(name: str, reading: Reading) -> Iterator[str]:
                 )
 
 
+def assert_alike(name: str, reading: Reading, body: bytes | None = None) -> None:
+    """Fails with every difference between the two readings (and the document, if given)."""
+    found = list(differences(name, reading))
+    shown = "" if body is None else "\n" + body.decode()
+    assert not found, "\n".join(found) + shown
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 160 else text[:157] + "..."
@@ -351,8 +358,7 @@ def fast_road_taken(strategy: st.SearchStrategy[bytes], examples: int = 60) -> i
 @given(documents)
 def test_generated_feeds_read_the_same_both_ways(body: bytes) -> None:
     reading = read_both(body)
-    found = list(differences("generated", reading))
-    assert not found, "\n".join(found) + "\n" + body.decode()
+    assert_alike("generated", reading, body)
 
 
 def test_the_generated_feeds_mostly_take_the_fast_road() -> None:
@@ -476,8 +482,7 @@ markup_documents = st.one_of(
 @given(markup_documents)
 def test_markup_inside_text_reads_the_same_both_ways(body: bytes) -> None:
     reading = read_both(body)
-    found = list(differences("markup", reading))
-    assert not found, "\n".join(found) + "\n" + body.decode()
+    assert_alike("markup", reading, body)
 
 
 def test_feeds_with_markup_inside_text_mostly_take_the_fast_road() -> None:
@@ -500,8 +505,7 @@ def test_html_inside_guardian_descriptions_is_read_fast(corpus_dir: Path) -> Non
     reading = read_both(_bare_ampersands_escaped(original))
     assert reading.fast_road_taken
     assert len(reading.fast.items) == 54
-    found = list(differences("guardian", reading))
-    assert not found, "\n".join(found)
+    assert_alike("guardian", reading)
     assert reading.fast.items == read_both(original).reference.items
 
 
@@ -546,8 +550,7 @@ def test_html_inside_guardian_descriptions_is_read_fast(corpus_dir: Path) -> Non
 def test_markup_inside_text_is_read_fast(body: bytes) -> None:
     reading = read_both(body)
     assert reading.fast_road_taken
-    found = list(differences("markup", reading))
-    assert not found, "\n".join(found)
+    assert_alike("markup", reading)
 
 
 @pytest.mark.parametrize(
@@ -629,8 +632,7 @@ def test_markup_inside_text_is_read_fast(body: bytes) -> None:
 def test_feedparser_quirks_are_kept(body: bytes) -> None:
     reading = read_both(body)
     assert reading.fast_road_taken
-    found = list(differences("quirk", reading))
-    assert not found, "\n".join(found)
+    assert_alike("quirk", reading)
 
 
 @pytest.mark.parametrize(
@@ -678,8 +680,7 @@ def test_feedparser_quirks_are_kept(body: bytes) -> None:
 )
 def test_encodings_read_the_same_both_ways(body: bytes, content_type: str | None) -> None:
     reading = read_both(body, content_type=content_type)
-    found = list(differences("encoding", reading))
-    assert not found, "\n".join(found)
+    assert_alike("encoding", reading)
 
 
 @pytest.mark.parametrize(
@@ -696,7 +697,7 @@ def test_invalid_utf8_is_read_fast_as_feedparser_decodes_it(body: bytes) -> None
     bytes, and give the same warning."""
     reading = read_both(body)
     assert reading.fast_road_taken
-    assert not list(differences("fallback", reading))
+    assert_alike("fallback", reading)
     assert reading.fast.warning is not None and reading.fast.warning.startswith("encoding: ")
 
 
